@@ -1,0 +1,158 @@
+//! The meaning of every keyspace operation, written once for any `Store`.
+//! An operation reads the store and describes its writes as mutations; the
+//! caller applies them (to the live keyspace or to a transaction's overlay).
+
+use super::{Entry, Mutation, Store};
+use crate::command::{FindTarget, Op, Reply};
+use crate::error::CommandError;
+use std::collections::HashSet;
+
+/// Executes `op` against `store` at time `now`, pushing its writes onto `out`.
+pub fn execute<S: Store + ?Sized>(
+    op: &Op,
+    store: &S,
+    now: u64,
+    out: &mut Vec<Mutation>,
+) -> Result<Reply, CommandError> {
+    Ok(match op {
+        Op::Put { key, value, ttl_ms } => {
+            out.push(Mutation::Put {
+                key: key.as_slice().into(),
+                value: value.as_slice().into(),
+                expires_at: ttl_ms.map(|ms| deadline(now, ms)),
+            });
+            Reply::Ok
+        }
+        Op::Get(key) => match store.get(key, now) {
+            Some(entry) => Reply::Value(entry.value.to_vec()),
+            None => Reply::Nil,
+        },
+        Op::Delete(keys) => {
+            let mut seen = HashSet::new();
+            let mut count = 0;
+            for key in keys {
+                if seen.insert(key.as_slice()) && store.get(key, now).is_some() {
+                    out.push(Mutation::Delete(key.as_slice().into()));
+                    count += 1;
+                }
+            }
+            Reply::Int(count)
+        }
+        Op::Exists(key) => Reply::Bool(store.get(key, now).is_some()),
+        Op::Incr { key, by } => {
+            let entry = store.get(key, now);
+            let current = match entry {
+                Some(entry) => parse_integer(&entry.value)?,
+                None => 0,
+            };
+            let next = current.checked_add(*by).ok_or(CommandError::Overflow)?;
+            out.push(Mutation::Put {
+                key: key.as_slice().into(),
+                value: next.to_string().into_bytes().into(),
+                expires_at: entry.and_then(|e| e.expires_at),
+            });
+            Reply::Int(next)
+        }
+        Op::Expire { key, ttl_ms } => {
+            if store.get(key, now).is_none() {
+                return Ok(Reply::Bool(false));
+            }
+            out.push(if *ttl_ms <= 0 {
+                Mutation::Delete(key.as_slice().into())
+            } else {
+                Mutation::Expire {
+                    key: key.as_slice().into(),
+                    at: deadline(now, *ttl_ms),
+                }
+            });
+            Reply::Bool(true)
+        }
+        Op::Ttl(key) => Reply::Int(match store.get(key, now) {
+            None => -2,
+            Some(Entry {
+                expires_at: None, ..
+            }) => -1,
+            Some(Entry {
+                expires_at: Some(at),
+                ..
+            }) => {
+                // Round to the nearest second, as Redis does.
+                let left_ms = at.saturating_sub(now);
+                i64::try_from(left_ms.saturating_add(500) / 1000).unwrap_or(i64::MAX)
+            }
+        }),
+        Op::Persist(key) => match store.get(key, now) {
+            Some(entry) if entry.expires_at.is_some() => {
+                out.push(Mutation::Persist(key.as_slice().into()));
+                Reply::Bool(true)
+            }
+            _ => Reply::Bool(false),
+        },
+        Op::Keys(pattern) => {
+            let mut keys = Vec::new();
+            store.for_each_live(now, &mut |key, _| {
+                if pattern
+                    .as_deref()
+                    .is_none_or(|p| super::glob::glob_match(p, key))
+                {
+                    keys.push(key.to_vec());
+                }
+            });
+            keys.sort_unstable();
+            Reply::List(keys)
+        }
+        Op::Values => Reply::List(
+            sorted_pairs(store, now, |_, _| true)
+                .into_iter()
+                .map(|(_, value)| value)
+                .collect(),
+        ),
+        Op::Items => Reply::Pairs(sorted_pairs(store, now, |_, _| true)),
+        Op::Size => Reply::Int(i64::try_from(store.live_len(now)).unwrap_or(i64::MAX)),
+        Op::Find { target, matcher } => match target {
+            FindTarget::Keys => Reply::List(
+                sorted_pairs(store, now, |key, _| matcher.is_match(key))
+                    .into_iter()
+                    .map(|(key, _)| key)
+                    .collect(),
+            ),
+            FindTarget::Values => {
+                Reply::Pairs(sorted_pairs(store, now, |_, value| matcher.is_match(value)))
+            }
+        },
+        Op::Clear => {
+            out.push(Mutation::Clear);
+            Reply::Ok
+        }
+    })
+}
+
+/// The absolute deadline `ttl_ms` after `now` (TTLs are bounded when parsed).
+fn deadline(now: u64, ttl_ms: i64) -> u64 {
+    now.saturating_add(u64::try_from(ttl_ms).unwrap_or(0))
+}
+
+/// Live pairs accepted by `keep`, sorted by key.
+fn sorted_pairs<S: Store + ?Sized>(
+    store: &S,
+    now: u64,
+    keep: impl Fn(&[u8], &[u8]) -> bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = Vec::new();
+    store.for_each_live(now, &mut |key, entry| {
+        if keep(key, &entry.value) {
+            pairs.push((key.to_vec(), entry.value.to_vec()));
+        }
+    });
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+/// A stored value as a 64-bit integer: optional minus sign and decimal digits only.
+fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| CommandError::NotAnInteger)?;
+    if text.starts_with('+') || text.len() > 20 {
+        return Err(CommandError::NotAnInteger);
+    }
+    text.parse().map_err(|_| CommandError::NotAnInteger)
+}

@@ -1,0 +1,119 @@
+//! A transaction's private changes layered over the live keyspace, so the
+//! transaction reads its own writes while nobody else sees them.
+
+use super::{Entry, Keyspace, Mutation, Store};
+use std::collections::HashMap;
+
+/// The writes a transaction has made so far, and the mutations that made them.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Per key: `Some` for a written entry, `None` for a deleted one.
+    writes: HashMap<Box<[u8]>, Option<Entry>>,
+    /// True after `clear`: keys of the live keyspace are hidden.
+    cleared: bool,
+    mutations: Vec<Mutation>,
+}
+
+impl Changes {
+    /// The mutations recorded, in order.
+    pub fn into_mutations(self) -> Vec<Mutation> {
+        self.mutations
+    }
+
+    /// How many mutations are recorded.
+    pub fn len(&self) -> usize {
+        self.mutations.len()
+    }
+
+    /// True when nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.mutations.is_empty()
+    }
+}
+
+/// The live keyspace seen through a transaction's changes.
+pub struct Overlay<'a> {
+    base: &'a Keyspace,
+    changes: &'a mut Changes,
+}
+
+impl<'a> Overlay<'a> {
+    /// Layers `changes` over `base`.
+    pub fn new(base: &'a Keyspace, changes: &'a mut Changes) -> Self {
+        Overlay { base, changes }
+    }
+
+    fn with_deadline(&mut self, key: Box<[u8]>, at: Option<u64>) {
+        // Mutations are only produced for keys that exist, but an entry that
+        // vanished would simply stay missing.
+        if let Some(entry) = self.current(&key).cloned() {
+            let entry = Entry {
+                expires_at: at,
+                ..entry
+            };
+            self.changes.writes.insert(key, Some(entry));
+        }
+    }
+
+    /// The entry as the transaction sees it, expired or not.
+    fn current(&self, key: &[u8]) -> Option<&Entry> {
+        match self.changes.writes.get(key) {
+            Some(written) => written.as_ref(),
+            None if self.changes.cleared => None,
+            None => self.base.get(key, 0),
+        }
+    }
+}
+
+impl Store for Overlay<'_> {
+    fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.current(key).filter(|entry| !entry.is_expired(now))
+    }
+
+    fn apply(&mut self, mutation: Mutation) {
+        match &mutation {
+            Mutation::Put {
+                key,
+                value,
+                expires_at,
+            } => {
+                let entry = Entry {
+                    value: value.clone(),
+                    expires_at: *expires_at,
+                };
+                self.changes.writes.insert(key.clone(), Some(entry));
+            }
+            Mutation::Delete(key) => {
+                self.changes.writes.insert(key.clone(), None);
+            }
+            Mutation::Expire { key, at } => self.with_deadline(key.clone(), Some(*at)),
+            Mutation::Persist(key) => self.with_deadline(key.clone(), None),
+            Mutation::Clear => {
+                self.changes.writes.clear();
+                self.changes.cleared = true;
+            }
+        }
+        self.changes.mutations.push(mutation);
+    }
+
+    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) {
+        if !self.changes.cleared {
+            self.base.for_each_live(now, &mut |key, entry| {
+                if !self.changes.writes.contains_key(key) {
+                    f(key, entry);
+                }
+            });
+        }
+        for (key, entry) in &self.changes.writes {
+            if let Some(entry) = entry.as_ref().filter(|e| !e.is_expired(now)) {
+                f(key, entry);
+            }
+        }
+    }
+
+    fn live_len(&self, now: u64) -> usize {
+        let mut n = 0;
+        self.for_each_live(now, &mut |_, _| n += 1);
+        n
+    }
+}

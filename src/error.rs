@@ -1,0 +1,94 @@
+//! Typed errors, one enum per layer. Their `Display` texts are the short, stable
+//! one-line messages that users and clients see.
+
+use std::path::PathBuf;
+
+/// Why a statement was refused or failed. Nothing is changed when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The first word names no command and no alias.
+    #[error("unknown command '{0}' (type 'help' for the list)")]
+    UnknownCommand(String),
+    /// The statement has too few or too many arguments; carries the command's syntax.
+    #[error("wrong number of arguments for '{name}': usage: {name} {syntax}")]
+    Arity {
+        /// Command name.
+        name: &'static str,
+        /// Its argument syntax from the command table.
+        syntax: &'static str,
+    },
+    /// An argument does not have the form the command needs.
+    #[error("{0}")]
+    BadArgument(String),
+    /// The stored value is not a decimal 64-bit integer.
+    #[error("value is not an integer or out of range")]
+    NotAnInteger,
+    /// Incrementing would leave the 64-bit range.
+    #[error("increment or decrement would overflow")]
+    Overflow,
+    /// A `find -r` pattern did not compile.
+    #[error("invalid regex: {0}")]
+    InvalidRegex(String),
+    /// `commit` or `rollback` without `begin`.
+    #[error("no transaction is open (use 'begin' first)")]
+    NoTransaction,
+    /// `begin` while a transaction is open.
+    #[error("a transaction is already open (use 'commit' or 'rollback')")]
+    TransactionOpen,
+    /// A command that may not run inside a transaction or a batch.
+    #[error("'{0}' is not allowed inside {1}")]
+    NotAllowedIn(&'static str, &'static str),
+    /// One statement of a batch or transaction failed, so none of it was applied.
+    #[error("statement {index} ({text}) failed: {source}; nothing was applied")]
+    Aborted {
+        /// 1-based position of the failing statement.
+        index: usize,
+        /// Its text.
+        text: String,
+        /// What went wrong with it.
+        source: Box<CommandError>,
+    },
+    /// A statement inside a batch text or file did not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// An alias definition was refused.
+    #[error("{0}")]
+    Alias(String),
+    /// A file named by `batch -f` or `source` could not be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// Saving a change to disk failed, so the change was not made.
+    #[error("cannot save {path}: {reason}")]
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory could not be created or read.
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// alias.json exists but cannot be read or parsed.
+    #[error("{path}: {reason}")]
+    Aliases {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column for a parse error.
+        reason: String,
+    },
+}

@@ -1,0 +1,259 @@
+//! Runs statement text through a session and prints each result: the engine
+//! room of script mode, `-c`, `source` and the REPL alike.
+
+use crate::command::Reply;
+use crate::command::grammar::{self, Position};
+use crate::output::{self, Format};
+use crate::session::{Session, StatementError};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How deeply `source` may nest, so a file that sources itself stops with an error.
+const MAX_SOURCE_DEPTH: usize = 16;
+
+/// Whether to keep reading statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// Stop: `exit`, `--bail` after an error, or output closed.
+    Stop,
+}
+
+/// How results and errors are shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Reply format.
+    pub format: Format,
+    /// Stop at the first failed statement.
+    pub bail: bool,
+    /// Print each statement before its result.
+    pub echo: bool,
+}
+
+/// Runs statements and prints their results to `out`; errors go to stderr
+/// (and, for people at a terminal, to `out` as `(error) ...`).
+pub struct Runner<W: Write> {
+    session: Session,
+    settings: Settings,
+    out: W,
+    failures: usize,
+    depth: usize,
+    output_closed: bool,
+}
+
+impl<W: Write> Runner<W> {
+    /// A runner for `session` writing to `out`.
+    pub fn new(session: Session, settings: Settings, out: W) -> Self {
+        Runner {
+            session,
+            settings,
+            out,
+            failures: 0,
+            depth: 0,
+            output_closed: false,
+        }
+    }
+
+    /// The session statements run in.
+    pub fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// How many statements have failed so far.
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    /// Reads statements from `input` as they arrive and runs them; results are
+    /// flushed whenever no more input is waiting, so a program driving inmem
+    /// through a pipe sees each answer before it sends the next statement.
+    pub fn run_reader<R: Read>(&mut self, input: R, origin: Option<&Path>) -> Flow {
+        let mut reader = BufReader::with_capacity(1 << 16, input);
+        let mut pending = String::new();
+        let mut start_line = 1;
+        let mut line_no = 0;
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            let eof = match reader.read_until(b'\n', &mut raw) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(e) => {
+                    self.fail_at(origin, line_no + 1, &format!("cannot read input: {e}"));
+                    true
+                }
+            };
+            if !eof {
+                line_no += 1;
+                match std::str::from_utf8(&raw) {
+                    Ok(text) => {
+                        if pending.is_empty() {
+                            start_line = line_no;
+                        }
+                        pending.push_str(text);
+                    }
+                    Err(e) => {
+                        let column = raw[..e.valid_up_to()].len() + 1;
+                        let message = format!(
+                            "column {column}: not valid UTF-8 (write raw bytes as \\xNN inside double quotes)"
+                        );
+                        if self.fail_at(origin, line_no, &message) == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                        continue;
+                    }
+                }
+                if grammar::is_incomplete(&pending) {
+                    continue;
+                }
+            }
+            if !pending.is_empty() {
+                let flow = self.run_text(&pending, start_line, origin);
+                pending.clear();
+                if flow == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+            if eof {
+                return Flow::Continue;
+            }
+            if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+    }
+
+    /// Runs every statement of `text`, whose first line is line `first_line` of
+    /// `origin` (standard input or `-c` when `None`). A parse error runs nothing.
+    pub fn run_text(&mut self, text: &str, first_line: usize, origin: Option<&Path>) -> Flow {
+        let statements = match grammar::parse(text) {
+            Ok(statements) => statements,
+            Err(e) => {
+                let report = e.report(text, first_line);
+                return self.fail(origin, &report, first_line + line_of(text, e.offset) - 1);
+            }
+        };
+        for statement in &statements {
+            let line = first_line + line_of(text, statement.span.start) - 1;
+            if self.settings.echo {
+                let source = text.get(statement.span.clone()).unwrap_or_default();
+                if self.write_line(source) == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+            let flow = match self.session.execute(statement, text) {
+                Ok(Reply::Exit) => Flow::Stop,
+                Ok(Reply::Source(path)) => self.source(&path, origin, line),
+                Ok(reply) => {
+                    let rendered = output::render(&reply, self.settings.format);
+                    self.write_line(&rendered)
+                }
+                Err(e) => {
+                    let message = statement_message(text, first_line, line, &e);
+                    self.fail(origin, &message, line)
+                }
+            };
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Flushes results written so far.
+    pub fn flush(&mut self) -> Flow {
+        if self.out.flush().is_err() {
+            self.output_closed = true;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    fn source(&mut self, path: &Path, origin: Option<&Path>, line: usize) -> Flow {
+        let resolved = resolve(path, origin);
+        if self.depth >= MAX_SOURCE_DEPTH {
+            let message = format!("source is nested more than {MAX_SOURCE_DEPTH} deep");
+            return self.fail_at(origin, line, &message);
+        }
+        let text = match std::fs::read_to_string(&resolved) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("cannot read {}: {e}", resolved.display());
+                return self.fail_at(origin, line, &message);
+            }
+        };
+        self.depth += 1;
+        let flow = self.run_text(&text, 1, Some(&resolved));
+        self.depth -= 1;
+        flow
+    }
+
+    fn write_line(&mut self, text: &str) -> Flow {
+        if self.output_closed || writeln!(self.out, "{text}").is_err() {
+            self.output_closed = true;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    /// Reports a failure at a line whose message has no position yet.
+    fn fail_at(&mut self, origin: Option<&Path>, line: usize, message: &str) -> Flow {
+        self.fail(origin, &format!("line {line}: {message}"), line)
+    }
+
+    /// Reports a failure whose message already starts with its position.
+    fn fail(&mut self, origin: Option<&Path>, message: &str, line: usize) -> Flow {
+        self.failures += 1;
+        let located = match origin {
+            Some(path) => format!("{}: {message}", path.display()),
+            None => message.to_string(),
+        };
+        match self.settings.format {
+            Format::Human => {
+                let _ = self.write_line(&output::human_error(&located));
+            }
+            Format::Plain | Format::Json => {
+                if self.settings.format == Format::Json {
+                    let first = located.lines().next().unwrap_or_default();
+                    let _ = self.write_line(&output::json_error(first, line));
+                }
+                let _ = self.out.flush();
+                eprintln!("{located}");
+            }
+        }
+        if self.settings.bail || self.output_closed {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// `line L: message`, or `line L, column C: message` when one word is to blame.
+fn statement_message(text: &str, first_line: usize, line: usize, e: &StatementError) -> String {
+    match e.offset {
+        Some(offset) => {
+            let at = Position::of(text, offset);
+            format!(
+                "line {}, column {}: {}",
+                first_line + at.line - 1,
+                at.column,
+                e.error
+            )
+        }
+        None => format!("line {line}: {}", e.error),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    Position::of(text, offset).line
+}
+
+/// A sourced path is relative to the file that sources it, or to the working directory.
+fn resolve(path: &Path, origin: Option<&Path>) -> PathBuf {
+    match origin.and_then(Path::parent) {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}

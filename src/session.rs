@@ -1,0 +1,222 @@
+//! A session executes statements for one user or connection: it expands
+//! aliases, keeps the open transaction, and runs batches atomically.
+
+use crate::Db;
+use crate::command::grammar::{self, Statement};
+use crate::command::{self, BatchSource, Command, Op, Reply, help};
+use crate::engine::Changes;
+use crate::error::CommandError;
+use std::sync::Arc;
+
+/// A failed statement: what went wrong and, when one word is to blame, its byte
+/// offset in the statement's source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementError {
+    /// Offset of the word at fault.
+    pub offset: Option<usize>,
+    /// What went wrong.
+    pub error: CommandError,
+}
+
+impl From<CommandError> for StatementError {
+    fn from(error: CommandError) -> Self {
+        StatementError {
+            offset: None,
+            error,
+        }
+    }
+}
+
+/// An open transaction: the writes run so far and their tentative effect.
+#[derive(Debug, Default)]
+struct Transaction {
+    /// Each write with its source text, to re-run at commit.
+    writes: Vec<(Op, String)>,
+    changes: Changes,
+}
+
+/// One user's or connection's view of the database.
+#[derive(Debug)]
+pub struct Session {
+    db: Arc<Db>,
+    transaction: Option<Transaction>,
+}
+
+impl Session {
+    /// A new session on `db`, with no transaction open.
+    pub fn new(db: Arc<Db>) -> Self {
+        Session {
+            db,
+            transaction: None,
+        }
+    }
+
+    /// The database this session works on.
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// True while a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// Rolls back an open transaction, as leaving does; returns how many writes it discarded.
+    pub fn end(&mut self) -> Option<usize> {
+        self.transaction.take().map(|t| t.writes.len())
+    }
+
+    /// Executes one parsed statement whose source is `text`.
+    pub fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
+        let words = self.db.aliases().expand(statement.words.clone());
+        let command = command::build(&words).map_err(|e| StatementError {
+            offset: e.offset,
+            error: e.error,
+        })?;
+        let source = text.get(statement.span.clone()).unwrap_or_default();
+        Ok(self.run(command, source)?)
+    }
+
+    fn run(&mut self, command: Command, source: &str) -> Result<Reply, CommandError> {
+        match command {
+            Command::Op(op) => self.run_op(op, source),
+            Command::Begin => {
+                if self.transaction.is_some() {
+                    return Err(CommandError::TransactionOpen);
+                }
+                self.transaction = Some(Transaction::default());
+                Ok(Reply::Ok)
+            }
+            Command::Commit => {
+                let transaction = self.transaction.take().ok_or(CommandError::NoTransaction)?;
+                let (ops, texts): (Vec<Op>, Vec<String>) = transaction.writes.into_iter().unzip();
+                self.db
+                    .engine()
+                    .run_atomic(&ops)
+                    .map_err(|(index, error)| aborted(index, &texts[index], error))?;
+                Ok(Reply::Ok)
+            }
+            Command::Rollback => {
+                self.transaction.take().ok_or(CommandError::NoTransaction)?;
+                Ok(Reply::Ok)
+            }
+            Command::Batch(source) => self.batch(&source),
+            Command::Source(path) => Ok(Reply::Source(path.into())),
+            Command::Alias { name, body } => {
+                self.db.aliases().define(&name, &body)?;
+                Ok(Reply::Ok)
+            }
+            Command::Unalias(name) => {
+                self.db.aliases().remove(&name)?;
+                Ok(Reply::Ok)
+            }
+            Command::ShowAlias => Ok(Reply::Map(
+                self.db
+                    .aliases()
+                    .list()
+                    .map(|(name, body)| (name.to_string(), Reply::Value(body.as_bytes().to_vec())))
+                    .collect(),
+            )),
+            Command::ResetAlias => {
+                self.db.aliases().reset()?;
+                Ok(Reply::Ok)
+            }
+            Command::Help(None) => Ok(Reply::Text(help::overview(self.db.aliases().list()))),
+            Command::Help(Some(word)) => {
+                let aliases = self.db.aliases();
+                Ok(Reply::Text(help::topic(&word, aliases.get(&word))?))
+            }
+            Command::Exit => Ok(Reply::Exit),
+        }
+    }
+
+    fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {
+        let engine = self.db.engine();
+        match &mut self.transaction {
+            None => engine.run(&op),
+            Some(transaction) => {
+                let reply = engine.run_in(&op, &mut transaction.changes)?;
+                if op.writes() {
+                    transaction.writes.push((op, source.to_string()));
+                }
+                Ok(reply)
+            }
+        }
+    }
+
+    fn batch(&mut self, source: &BatchSource) -> Result<Reply, CommandError> {
+        if self.transaction.is_some() {
+            return Err(CommandError::NotAllowedIn("batch", "a transaction"));
+        }
+        let mut ops = Vec::new();
+        let mut labels = Vec::new();
+        for (label, text) in batch_texts(source)? {
+            let statements = grammar::parse(&text)
+                .map_err(|e| CommandError::Parse(format!("{label}: {}", e.report(&text, 1))))?;
+            for statement in &statements {
+                let source = text.get(statement.span.clone()).unwrap_or_default();
+                let index = ops.len();
+                let words = self.db.aliases().expand(statement.words.clone());
+                match command::build(&words) {
+                    Ok(Command::Op(op)) => ops.push(op),
+                    Ok(_) => {
+                        let name = command::command_word(&words);
+                        let name = command::spec::lookup(&name).map_or("this command", |s| s.name);
+                        return Err(aborted(
+                            index,
+                            source,
+                            CommandError::NotAllowedIn(name, "a batch"),
+                        ));
+                    }
+                    Err(e) => return Err(aborted(index, source, e.error)),
+                }
+                labels.push(source.to_string());
+            }
+        }
+        let replies = self
+            .db
+            .engine()
+            .run_atomic(&ops)
+            .map_err(|(index, error)| aborted(index, &labels[index], error))?;
+        Ok(Reply::Batch(replies))
+    }
+}
+
+fn aborted(index: usize, text: &str, error: CommandError) -> CommandError {
+    CommandError::Aborted {
+        index: index + 1,
+        text: text.to_string(),
+        source: Box::new(error),
+    }
+}
+
+/// The texts a batch runs: the inline text, or each file matching the glob in sorted order.
+fn batch_texts(source: &BatchSource) -> Result<Vec<(String, String)>, CommandError> {
+    match source {
+        BatchSource::Inline(text) => Ok(vec![("batch".to_string(), text.clone())]),
+        BatchSource::Files(pattern) => {
+            let bad_pattern = |reason: String| CommandError::File {
+                path: pattern.into(),
+                reason,
+            };
+            let mut paths: Vec<_> = glob::glob(pattern)
+                .map_err(|e| bad_pattern(format!("invalid file pattern: {e}")))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad_pattern(e.to_string()))?;
+            if paths.is_empty() {
+                return Err(bad_pattern("no file matches".into()));
+            }
+            paths.sort();
+            paths
+                .into_iter()
+                .map(|path| {
+                    let text = std::fs::read_to_string(&path).map_err(|e| CommandError::File {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    Ok((path.display().to_string(), text))
+                })
+                .collect()
+        }
+    }
+}

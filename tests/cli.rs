@@ -1,0 +1,339 @@
+//! The `inmem` binary driven as users drive it: scripts piped in, `-f`, `-c`,
+//! `--json`, exit codes, and answers read back while the pipe stays open.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// The binary on a fresh data directory.
+fn inmem(dir: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("inmem").unwrap();
+    cmd.arg("--data-dir").arg(dir.path()).env("NO_COLOR", "1");
+    cmd
+}
+
+fn stdout_of(dir: &tempfile::TempDir, script: &str) -> String {
+    let out = inmem(dir).write_stdin(script).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn seed_alias_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        "put z 1\nput 2 1\nalias k keys\nk\nalias i items\ni\nalias v values\nshow-alias\nexit\n";
+    inmem(&dir)
+        .write_stdin(script)
+        .assert()
+        .success()
+        .stdout("OK\nOK\nOK\n2\nz\nOK\n2\t1\nz\t1\nOK\ni: items\nk: keys\nset: put\nv: values\n")
+        .stderr("");
+    // The aliases were saved in alias.json and come back in the next process.
+    let saved = std::fs::read_to_string(dir.path().join("alias.json")).unwrap();
+    assert!(saved.contains("\"k\": \"keys\""), "{saved}");
+    assert_eq!(stdout_of(&dir, "put a 1\nk\n"), "OK\na\n");
+}
+
+#[test]
+fn seed_batch_example() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .write_stdin("batch -c \"put a 1 10000; put b 1 10000; get a; get b;\"\n")
+        .assert()
+        .success()
+        .stdout("OK\nOK\n1\n1\n");
+}
+
+#[test]
+fn seed_find_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        "put a 1 10000\nput b 2 10000\nput c 1 10000\nitems\nfind -k a\nfind -k -l *\nfind -v 1\n";
+    inmem(&dir)
+        .write_stdin(script)
+        .assert()
+        .success()
+        .stdout("OK\nOK\nOK\na\t1\nb\t2\nc\t1\na\na\nb\nc\na\t1\nc\t1\n");
+}
+
+#[test]
+fn seed_usage_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "put a 1\nput b 2\nput c 3\nkeys\ndelete c\nexists c\nsize\nexit\nput never 1\n";
+    inmem(&dir)
+        .write_stdin(script)
+        .assert()
+        .success()
+        .stdout("OK\nOK\nOK\na\nb\nc\n1\nfalse\n2\n");
+}
+
+#[test]
+fn errors_name_the_line_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .write_stdin("put a 1\nfrobnicate\nput b x 5s\nincr a\nget a\n")
+        .assert()
+        .code(1)
+        .stdout("OK\n2\n2\n")
+        .stderr(
+            "line 2, column 1: unknown command 'frobnicate' (type 'help' for the list)\n\
+             line 3, column 9: expected an integer for ttl_seconds, found '5s'\n",
+        );
+}
+
+#[test]
+fn parse_errors_show_a_caret_and_run_nothing_on_that_line() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .write_stdin("put a 1\nput b \"x\"y; put c 1\nkeys\n")
+        .assert()
+        .code(1)
+        .stdout("OK\na\n")
+        .stderr(
+            predicate::str::starts_with("line 2, column 10: ").and(predicate::str::contains(
+                "put b \"x\"y; put c 1\n         ^",
+            )),
+        );
+}
+
+#[test]
+fn unclosed_quote_continues_on_the_next_line() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .write_stdin("put poem \"roses\nare red\"\nget poem\n")
+        .assert()
+        .success()
+        .stdout("OK\n\"roses\\nare red\"\n");
+    inmem(&dir)
+        .write_stdin("put a 1\nput b \"never closed\n")
+        .assert()
+        .code(1)
+        .stdout("OK\n")
+        .stderr(predicate::str::starts_with(
+            "line 2, column 7: unclosed double quote",
+        ));
+}
+
+#[test]
+fn bail_stops_at_the_first_error() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .arg("--bail")
+        .write_stdin("put a 1\nincr nothing here\nput b 2\n")
+        .assert()
+        .code(1)
+        .stdout("OK\n")
+        .stderr(predicate::str::contains("line 2"));
+}
+
+#[test]
+fn command_option_and_file_option() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args(["-c", "put a 1; get a; incr a 41"])
+        .assert()
+        .success()
+        .stdout("OK\n1\n42\n");
+    let script = dir.path().join("script.cmd");
+    std::fs::write(
+        &script,
+        "# a comment\nput x hello # trailing comment\nget x\n",
+    )
+    .unwrap();
+    inmem(&dir)
+        .arg("-f")
+        .arg(&script)
+        .assert()
+        .success()
+        .stdout("OK\nhello\n");
+    inmem(&dir)
+        .args(["-f", "/nonexistent/script"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read /nonexistent/script"));
+}
+
+#[test]
+fn source_runs_a_file_statement_by_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("inner.cmd"), "put inner 1\nbad\n").unwrap();
+    // Relative paths inside a sourced file are relative to that file.
+    std::fs::write(sub.join("outer.cmd"), "put outer 1\nsource inner.cmd\n").unwrap();
+    std::fs::write(sub.join("loop.cmd"), "source loop.cmd\n").unwrap();
+    inmem(&dir)
+        .current_dir(dir.path())
+        .write_stdin("source sub/outer.cmd\nkeys\nsource sub/loop.cmd\n")
+        .assert()
+        .code(1)
+        .stdout("OK\nOK\ninner\nouter\n")
+        .stderr(
+            predicate::str::contains("sub/inner.cmd: line 2, column 1: unknown command 'bad'")
+                .and(predicate::str::contains("nested more than 16 deep")),
+        );
+}
+
+#[test]
+fn json_mode_prints_one_line_per_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "put a 1\nget a\nget missing\ndelete a b\nsize\nincr n 5\nttl n\nexists n\nexpire n 10\n\
+                  persist n\nkeys\nvalues\nitems\nfind -k n\nfind -v 5\nshow-alias\nbatch -c \"put x 1; get x\"\nnope\n\
+                  put bin \"\\xff\"\nget bin\n";
+    let out = inmem(&dir)
+        .arg("--json")
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#""OK""#,
+            r#""1""#,
+            "null",
+            "1",
+            "0",
+            "5",
+            "-1",
+            "true",
+            "true",
+            "true",
+            r#"["n"]"#,
+            r#"["5"]"#,
+            r#"[["n","5"]]"#,
+            r#"["n"]"#,
+            r#"[["n","5"]]"#,
+            r#"{"set":"put"}"#,
+            r#"["OK","1"]"#,
+            r#"{"error":"line 18, column 1: unknown command 'nope' (type 'help' for the list)","line":18}"#,
+            r#""OK""#,
+            r#"{"base64":"/w=="}"#,
+        ]
+    );
+    for line in lines {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+}
+
+#[test]
+fn leaving_with_an_open_transaction_rolls_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .write_stdin("begin\nput a 1\nget a\n")
+        .assert()
+        .success()
+        .stdout("OK\nOK\n1\n")
+        .stderr("transaction rolled back at end of input: 1 writes discarded\n");
+}
+
+#[test]
+fn echo_prints_each_statement_before_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .arg("--echo")
+        .write_stdin("put a 1; get a\n")
+        .assert()
+        .success()
+        .stdout("put a 1\nOK\nget a\n1\n");
+}
+
+#[test]
+fn malformed_alias_file_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alias.json"), "{\"k\": 3}").unwrap();
+    inmem(&dir)
+        .write_stdin("keys\n")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("alias.json: line 1, column"));
+}
+
+#[test]
+fn help_and_version_tell_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir).arg("--help").assert().success().stdout(
+        predicate::str::contains("--data-dir <DIR>")
+            .and(predicate::str::contains("--json"))
+            .and(predicate::str::contains("--bail"))
+            .and(predicate::str::contains("[default: ./meta-data]")),
+    );
+    inmem(&dir)
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(format!("inmem {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn data_dir_is_created_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b/c");
+    Command::cargo_bin("inmem")
+        .unwrap()
+        .arg("--data-dir")
+        .arg(&nested)
+        .write_stdin("alias k keys\n")
+        .assert()
+        .success();
+    assert!(nested.join("alias.json").exists());
+}
+
+#[test]
+fn answers_arrive_while_the_pipe_is_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("inmem"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Each answer must come back before the next statement is sent.
+    for (statement, answer) in [("put a 1", "OK"), ("incr a", "2"), ("get a", "2")] {
+        writeln!(stdin, "{statement}").unwrap();
+        stdin.flush().unwrap();
+        let got = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("answer while pipe open");
+        assert_eq!(got, answer);
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let script: String = (0..20000).map(|i| format!("put k{i} v\n")).collect();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("inmem"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // The process may stop reading once its output is gone; a failed write here is fine.
+    let _ = stdin.write_all(script.as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code().is_some(), "exited, not killed by SIGPIPE");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
