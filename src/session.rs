@@ -4,7 +4,7 @@
 use crate::Db;
 use crate::command::grammar::{self, Statement};
 use crate::command::{self, BatchSource, Command, Op, Reply, help};
-use crate::engine::Changes;
+use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
 use std::sync::Arc;
 
@@ -39,6 +39,7 @@ struct Transaction {
 #[derive(Debug)]
 pub struct Session {
     db: Arc<Db>,
+    namespace: String,
     transaction: Option<Transaction>,
 }
 
@@ -47,6 +48,7 @@ impl Session {
     pub fn new(db: Arc<Db>) -> Self {
         Session {
             db,
+            namespace: DEFAULT_NAMESPACE.to_string(),
             transaction: None,
         }
     }
@@ -92,7 +94,7 @@ impl Session {
                 let (ops, texts): (Vec<Op>, Vec<String>) = transaction.writes.into_iter().unzip();
                 self.db
                     .engine()
-                    .run_atomic(&ops)
+                    .run_atomic(&self.namespace, &ops)
                     .map_err(|(index, error)| aborted(index, &texts[index], error))?;
                 Ok(Reply::Ok)
             }
@@ -133,9 +135,9 @@ impl Session {
     fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {
         let engine = self.db.engine();
         match &mut self.transaction {
-            None => engine.run(&op),
+            None => engine.run(&self.namespace, &op),
             Some(transaction) => {
-                let reply = engine.run_in(&op, &mut transaction.changes)?;
+                let reply = engine.run_in(&self.namespace, &op, &mut transaction.changes)?;
                 if op.writes() {
                     transaction.writes.push((op, source.to_string()));
                 }
@@ -176,7 +178,7 @@ impl Session {
         let replies = self
             .db
             .engine()
-            .run_atomic(&ops)
+            .run_atomic(&self.namespace, &ops)
             .map_err(|(index, error)| aborted(index, &labels[index], error))?;
         Ok(Reply::Batch(replies))
     }

@@ -1,20 +1,124 @@
-//! The live keyspace: a hash map of entries plus an index of deadlines, so
-//! expired keys are found without scanning.
+//! One namespace's keys: a hash map split into fixed partitions, plus an index
+//! of deadlines so expired keys are found without scanning.
+//!
+//! Partitions exist for snapshots: a snapshot marks every partition pending,
+//! and the first change to a pending partition first hands its current
+//! contents to the snapshot sink. So a snapshot sees every partition exactly
+//! as it was when the snapshot began, while writers only ever wait for one
+//! small partition to be copied.
 
 use super::{Entry, Mutation, Store};
 use std::collections::{BTreeSet, HashMap};
 
-/// All keys of the database and their deadlines.
-#[derive(Debug, Default)]
+/// Partitions per namespace: with a million keys each holds about a thousand,
+/// which bounds how long a writer can wait behind a snapshot copy.
+pub const PARTITIONS: usize = 1024;
+
+/// Receives partitions' contents for a snapshot in progress.
+pub trait PartitionSink: Send {
+    /// Takes one partition's entries as they were when the snapshot began.
+    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>);
+}
+
+/// All keys of one namespace and their deadlines.
+#[derive(Debug)]
 pub struct Keyspace {
-    map: HashMap<Box<[u8]>, Entry>,
+    parts: Vec<Partition>,
     /// (deadline, key) for every key that has one, earliest first.
     deadlines: BTreeSet<(u64, Box<[u8]>)>,
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct Partition {
+    map: HashMap<Box<[u8]>, Entry>,
+    /// True while a snapshot still needs this partition's pre-change contents.
+    pending: bool,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace {
+            parts: (0..PARTITIONS).map(|_| Partition::default()).collect(),
+            deadlines: BTreeSet::new(),
+            len: 0,
+        }
+    }
+}
+
+/// The partition a key lives in (FNV-1a; only spreads keys, the maps hash again).
+fn partition_of(key: &[u8]) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in key {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash as usize % PARTITIONS
 }
 
 impl Keyspace {
+    /// Keys held, including expired ones not yet purged.
+    pub fn stored_len(&self) -> usize {
+        self.len
+    }
+
+    /// Marks every partition as needed by a snapshot.
+    pub fn mark_pending(&mut self) {
+        for part in &mut self.parts {
+            part.pending = true;
+        }
+    }
+
+    /// Forgets pending marks (a snapshot was abandoned or finished).
+    pub fn clear_pending(&mut self) {
+        for part in &mut self.parts {
+            part.pending = false;
+        }
+    }
+
+    /// Dumps the next pending partition to `sink`; false when none is left.
+    pub fn dump_next_pending(&mut self, namespace: &str, sink: &mut dyn PartitionSink) -> bool {
+        match self.parts.iter().position(|p| p.pending) {
+            Some(index) => {
+                self.dump(index, namespace, sink);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Dumps every pending partition (before a change that touches them all).
+    pub fn dump_all_pending(&mut self, namespace: &str, sink: &mut dyn PartitionSink) {
+        while self.dump_next_pending(namespace, sink) {}
+    }
+
+    fn dump(&mut self, index: usize, namespace: &str, sink: &mut dyn PartitionSink) {
+        let part = &mut self.parts[index];
+        part.pending = false;
+        sink.dump(namespace, &mut part.map.iter().map(|(k, e)| (&**k, e)));
+    }
+
+    /// Prepares to change `key`: hands its partition to a running snapshot first.
+    fn touch(
+        &mut self,
+        key: &[u8],
+        snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
+    ) -> usize {
+        let index = partition_of(key);
+        if self.parts[index].pending
+            && let Some((namespace, sink)) = snapshot
+        {
+            self.dump(index, namespace, &mut **sink);
+        }
+        index
+    }
+
     /// Removes up to `budget` keys whose deadline is at or before `now`.
-    pub fn purge_expired(&mut self, now: u64, budget: usize) -> usize {
+    pub fn purge_expired(
+        &mut self,
+        now: u64,
+        budget: usize,
+        mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
+    ) -> usize {
         let mut removed = 0;
         while removed < budget {
             match self.deadlines.first() {
@@ -22,16 +126,78 @@ impl Keyspace {
                 _ => break,
             }
             if let Some((_, key)) = self.deadlines.pop_first() {
-                self.map.remove(&key);
+                let index = self.touch(&key, &mut snapshot);
+                if self.parts[index].map.remove(&key).is_some() {
+                    self.len -= 1;
+                }
                 removed += 1;
             }
         }
         removed
     }
 
-    /// Keys held, including expired ones not yet purged.
-    pub fn stored_len(&self) -> usize {
-        self.map.len()
+    /// Applies one change, first handing the partition it touches to a running snapshot.
+    pub fn apply_with(
+        &mut self,
+        mutation: Mutation,
+        mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
+    ) {
+        match mutation {
+            Mutation::Put {
+                key,
+                value,
+                expires_at,
+            } => {
+                let index = self.touch(&key, &mut snapshot);
+                let old_at = match self.parts[index].map.get_mut(&key) {
+                    Some(entry) => {
+                        entry.value = value;
+                        std::mem::replace(&mut entry.expires_at, expires_at)
+                    }
+                    None => {
+                        if let Some(at) = expires_at {
+                            self.deadlines.insert((at, key.clone()));
+                        }
+                        self.parts[index]
+                            .map
+                            .insert(key, Entry { value, expires_at });
+                        self.len += 1;
+                        return;
+                    }
+                };
+                if old_at != expires_at {
+                    self.forget_deadline(&key, old_at);
+                    if let Some(at) = expires_at {
+                        self.deadlines.insert((at, key));
+                    }
+                }
+            }
+            Mutation::Delete(key) => {
+                let index = self.touch(&key, &mut snapshot);
+                if let Some(old) = self.parts[index].map.remove(&key) {
+                    self.len -= 1;
+                    self.forget_deadline(&key, old.expires_at);
+                }
+            }
+            Mutation::Expire { key, at } => {
+                let index = self.touch(&key, &mut snapshot);
+                self.set_deadline(index, &key, Some(at));
+            }
+            Mutation::Persist(key) => {
+                let index = self.touch(&key, &mut snapshot);
+                self.set_deadline(index, &key, None);
+            }
+            Mutation::Clear => {
+                if let Some((namespace, sink)) = snapshot {
+                    self.dump_all_pending(namespace, sink);
+                }
+                for part in &mut self.parts {
+                    part.map = HashMap::new();
+                }
+                self.deadlines.clear();
+                self.len = 0;
+            }
+        }
     }
 
     fn forget_deadline(&mut self, key: &[u8], at: Option<u64>) {
@@ -40,8 +206,8 @@ impl Keyspace {
         }
     }
 
-    fn set_deadline(&mut self, key: &[u8], at: Option<u64>) {
-        let Some(entry) = self.map.get_mut(key) else {
+    fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>) {
+        let Some(entry) = self.parts[index].map.get_mut(key) else {
             return;
         };
         let old = std::mem::replace(&mut entry.expires_at, at);
@@ -56,54 +222,22 @@ impl Keyspace {
 
 impl Store for Keyspace {
     fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.map.get(key).filter(|entry| !entry.is_expired(now))
+        self.parts[partition_of(key)]
+            .map
+            .get(key)
+            .filter(|entry| !entry.is_expired(now))
     }
 
     fn apply(&mut self, mutation: Mutation) {
-        match mutation {
-            Mutation::Put {
-                key,
-                value,
-                expires_at,
-            } => {
-                let old_at = match self.map.get_mut(&key) {
-                    Some(entry) => {
-                        entry.value = value;
-                        std::mem::replace(&mut entry.expires_at, expires_at)
-                    }
-                    None => {
-                        if let Some(at) = expires_at {
-                            self.deadlines.insert((at, key.clone()));
-                        }
-                        self.map.insert(key, Entry { value, expires_at });
-                        return;
-                    }
-                };
-                if old_at != expires_at {
-                    self.forget_deadline(&key, old_at);
-                    if let Some(at) = expires_at {
-                        self.deadlines.insert((at, key));
-                    }
-                }
-            }
-            Mutation::Delete(key) => {
-                if let Some(old) = self.map.remove(&key) {
-                    self.forget_deadline(&key, old.expires_at);
-                }
-            }
-            Mutation::Expire { key, at } => self.set_deadline(&key, Some(at)),
-            Mutation::Persist(key) => self.set_deadline(&key, None),
-            Mutation::Clear => {
-                self.map.clear();
-                self.deadlines.clear();
-            }
-        }
+        self.apply_with(mutation, None);
     }
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) {
-        for (key, entry) in &self.map {
-            if !entry.is_expired(now) {
-                f(key, entry);
+        for part in &self.parts {
+            for (key, entry) in &part.map {
+                if !entry.is_expired(now) {
+                    f(key, entry);
+                }
             }
         }
     }
@@ -114,6 +248,97 @@ impl Store for Keyspace {
             .iter()
             .take_while(|(at, _)| *at <= now)
             .count();
-        self.map.len() - expired
+        self.len - expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(String, Vec<u8>, Vec<u8>)>, usize);
+
+    impl PartitionSink for Collect {
+        fn dump(&mut self, ns: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+            self.1 += 1;
+            for (k, e) in entries {
+                self.0.push((ns.into(), k.to_vec(), e.value.to_vec()));
+            }
+        }
+    }
+
+    fn put(key: &str, value: &str) -> Mutation {
+        Mutation::Put {
+            key: key.as_bytes().into(),
+            value: value.as_bytes().into(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_sees_each_partition_as_it_was_when_it_began() {
+        let mut ks = Keyspace::default();
+        for i in 0..5000 {
+            ks.apply(put(&format!("k{i}"), "old"));
+        }
+        ks.mark_pending();
+        let mut sink = Collect::default();
+        // Writers change keys while the snapshot is under way...
+        for i in 0..5000 {
+            if i % 3 == 0 {
+                ks.apply_with(put(&format!("k{i}"), "new"), Some(("0", &mut sink)));
+            }
+        }
+        ks.apply_with(put("added", "new"), Some(("0", &mut sink)));
+        ks.apply_with(
+            Mutation::Delete(Box::from(&b"k1"[..])),
+            Some(("0", &mut sink)),
+        );
+        // ...and the snapshot thread dumps whatever is left.
+        while ks.dump_next_pending("0", &mut sink) {}
+        assert_eq!(sink.1, PARTITIONS, "every partition dumped exactly once");
+        assert_eq!(sink.0.len(), 5000);
+        assert!(
+            sink.0
+                .iter()
+                .all(|(ns, k, v)| ns == "0" && v == b"old" && k != b"added")
+        );
+        assert_eq!(ks.get(b"k0", 0).map(|e| &*e.value), Some(&b"new"[..]));
+        assert_eq!(ks.stored_len(), 5000);
+    }
+
+    #[test]
+    fn clear_during_a_snapshot_hands_over_everything_first() {
+        let mut ks = Keyspace::default();
+        for i in 0..100 {
+            ks.apply(put(&format!("k{i}"), "v"));
+        }
+        ks.mark_pending();
+        let mut sink = Collect::default();
+        ks.apply_with(Mutation::Clear, Some(("0", &mut sink)));
+        assert_eq!(sink.0.len(), 100);
+        assert!(!ks.dump_next_pending("0", &mut sink));
+        assert_eq!(ks.stored_len(), 0);
+    }
+
+    #[test]
+    fn purge_removes_only_expired_keys_in_deadline_order() {
+        let mut ks = Keyspace::default();
+        for (key, at) in [("a", 30), ("b", 10), ("c", 20)] {
+            ks.apply(Mutation::Put {
+                key: key.as_bytes().into(),
+                value: Box::from(&b"v"[..]),
+                expires_at: Some(at),
+            });
+        }
+        ks.apply(put("d", "v"));
+        assert_eq!(ks.live_len(15), 3);
+        assert_eq!(ks.purge_expired(25, 1, None), 1);
+        assert!(ks.get(b"b", 0).is_none() && ks.get(b"c", 0).is_some());
+        assert_eq!(ks.purge_expired(25, 10, None), 1);
+        assert_eq!(ks.stored_len(), 2);
+        ks.apply(Mutation::Persist(Box::from(&b"a"[..])));
+        assert_eq!(ks.purge_expired(100, 10, None), 0);
     }
 }
