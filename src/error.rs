@@ -62,6 +62,12 @@ pub enum CommandError {
         /// The operating system's reason.
         reason: String,
     },
+    /// The append-only log cannot be written, so writes are refused until it can.
+    #[error("{0}; writes are refused until it works again")]
+    LogUnavailable(String),
+    /// A snapshot, backup, restore, import or export failed.
+    #[error("{0}")]
+    Persistence(String),
     /// Saving a change to disk failed, so the change was not made.
     #[error("cannot save {path}: {reason}")]
     Save {
@@ -83,6 +89,12 @@ pub enum OpenError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Another process owns the data directory, or its lock file failed.
+    #[error(transparent)]
+    Lock(#[from] crate::persist::lock::LockError),
+    /// snapshot.db or the log is damaged.
+    #[error(transparent)]
+    Corrupt(#[from] crate::persist::recovery::Corruption),
     /// alias.json exists but cannot be read or parsed.
     #[error("{path}: {reason}")]
     Aliases {

@@ -9,7 +9,8 @@
 //! - [`output`]: renders replies for terminals, scripts and `--json`.
 //! - [`runner`]: runs script text through a session and reports errors by line.
 //! - [`repl`]: the interactive prompt (rustyline).
-//! - [`Db`]: an open database — the engine, the aliases and the background expiry thread.
+//! - [`persist`]: the append-only log, snapshots, recovery, backup and JSON import/export.
+//! - [`Db`]: an open database — engine, persistence, aliases and the background threads.
 
 pub mod alias;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod persist;
 pub mod repl;
 pub mod runner;
 pub mod session;
@@ -24,11 +26,12 @@ pub mod session;
 use alias::Aliases;
 use engine::{Clock, Engine, SystemClock};
 use error::OpenError;
+use persist::Persistence;
+use persist::recovery::Report;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the background thread looks for expired keys.
 const EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
@@ -36,6 +39,9 @@ const EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
 /// How many expired keys the background thread removes per hold of the lock,
 /// so writers never wait long behind it.
 const EXPIRY_BATCH: usize = 1000;
+
+/// How often the log is fsynced under `everysec`, and snapshots are considered.
+const PERSIST_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How to open a database.
 #[derive(Debug, Clone)]
@@ -46,53 +52,115 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Run the background thread that removes expired keys.
     pub active_expiry: bool,
+    /// Durability settings.
+    pub persistence: persist::Settings,
 }
 
 impl Options {
-    /// Defaults for a data directory: the system clock and active expiry on.
+    /// Defaults for a data directory: the system clock, active expiry, `everysec`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Options {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             active_expiry: true,
+            persistence: persist::Settings::default(),
         }
     }
 }
 
+type Notifier = Box<dyn Fn(&str) + Send>;
+
+/// Tells background threads to stop, and wakes them.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Waits up to `timeout`; true when asked to stop.
+    fn wait(&self, timeout: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, timeout, |s| !*s)
+            .unwrap_or_else(|p| p.into_inner());
+        *stopped
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_all();
+    }
+}
+
 /// An open database.
-#[derive(Debug)]
 pub struct Db {
     engine: Arc<Engine>,
+    persistence: Arc<Persistence>,
     aliases: Mutex<Aliases>,
     data_dir: PathBuf,
-    /// Dropping it tells the expiry thread to stop.
-    stop_expiry: Option<Sender<()>>,
-    expiry_thread: Option<JoinHandle<()>>,
+    recovery: Report,
+    notifier: Arc<Mutex<Notifier>>,
+    fatal: Mutex<Option<String>>,
+    stop: Arc<Stop>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Db {
-    /// Opens (creating when missing) the database in `options.data_dir`.
+    /// Opens (creating when missing) the database in `options.data_dir`:
+    /// takes the directory's lock, loads aliases, recovers snapshot and log,
+    /// and starts the background threads.
     pub fn open(options: Options) -> Result<Arc<Db>, OpenError> {
         let dir = &options.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
             path: dir.clone(),
             source,
         })?;
+        let persistence = Arc::new(Persistence::open(dir, options.persistence.clone())?);
         let aliases = Aliases::load(dir)?;
-        let engine = Arc::new(Engine::new(options.clock.clone()));
-        let (stop_expiry, expiry_thread) = if options.active_expiry {
-            let (stop, thread) = spawn_expiry(engine.clone());
-            (Some(stop), Some(thread))
-        } else {
-            (None, None)
-        };
-        Ok(Arc::new(Db {
+        let engine = Arc::new(Engine::with_journal(
+            options.clock.clone(),
+            persistence.journal(),
+        ));
+        let recovery = persistence.recover(&engine)?;
+        let db = Arc::new(Db {
             engine,
+            persistence,
             aliases: Mutex::new(aliases),
-            data_dir: options.data_dir,
-            stop_expiry,
-            expiry_thread,
-        }))
+            data_dir: options.data_dir.clone(),
+            recovery,
+            notifier: Arc::new(Mutex::new(Box::new(|message: &str| {
+                eprintln!("inmem: {message}")
+            }))),
+            fatal: Mutex::new(None),
+            stop: Arc::new(Stop::default()),
+            threads: Mutex::new(Vec::new()),
+        });
+        let mut threads = Vec::new();
+        if options.active_expiry {
+            threads.push(spawn_expiry(db.engine.clone(), db.stop.clone()));
+        }
+        threads.push(spawn_persistence(
+            db.engine.clone(),
+            db.persistence.clone(),
+            db.stop.clone(),
+            db.notifier.clone(),
+        ));
+        *lock(&db.threads) = threads;
+        Ok(db)
     }
 
     /// The engine holding the keyspace.
@@ -100,38 +168,92 @@ impl Db {
         &self.engine
     }
 
+    /// The persistence layer.
+    pub fn persistence(&self) -> &Persistence {
+        &self.persistence
+    }
+
+    /// What recovery found at start.
+    pub fn recovery(&self) -> &Report {
+        &self.recovery
+    }
+
     /// The alias table, locked.
     pub fn aliases(&self) -> MutexGuard<'_, Aliases> {
-        self.aliases.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.aliases)
     }
 
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+
+    /// Routes messages from background threads (snapshot and log failures)
+    /// to `notify` instead of stderr; the REPL prints them above the prompt.
+    pub fn set_notifier(&self, notify: impl Fn(&str) + Send + 'static) {
+        *lock(&self.notifier) = Box::new(notify);
+    }
+
+    /// Makes every committed change safe to acknowledge. An error means the
+    /// log failed under `appendfsync always`: nothing more may be acknowledged,
+    /// and the front-end must stop.
+    pub fn acknowledge(&self) -> Result<(), String> {
+        self.persistence.acknowledge().inspect_err(|e| {
+            lock(&self.fatal).get_or_insert_with(|| e.clone());
+        })
+    }
+
+    /// The failure that stopped acknowledgements, if any.
+    pub fn fatal(&self) -> Option<String> {
+        lock(&self.fatal).clone()
+    }
+
+    /// Stops the background threads and writes and fsyncs the log.
+    pub fn close(&self) -> Result<(), String> {
+        self.stop.stop();
+        for thread in lock(&self.threads).drain(..) {
+            let _ = thread.join();
+        }
+        self.persistence.close()
+    }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        drop(self.stop_expiry.take());
-        if let Some(thread) = self.expiry_thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.close();
     }
 }
 
 /// Active expiry: wakes every [`EXPIRY_INTERVAL`] and removes expired keys in
 /// small locked batches until none are left, so a wave of deadlines is cleared
 /// promptly without one long pause.
-fn spawn_expiry(engine: Arc<Engine>) -> (Sender<()>, JoinHandle<()>) {
-    let (stop, stopped) = mpsc::channel::<()>();
-    let thread = std::thread::Builder::new()
+fn spawn_expiry(engine: Arc<Engine>, stop: Arc<Stop>) -> JoinHandle<()> {
+    std::thread::Builder::new()
         .name("inmem-expiry".into())
         .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EXPIRY_INTERVAL) {
+            while !stop.wait(EXPIRY_INTERVAL) {
                 while engine.purge_expired(EXPIRY_BATCH) == EXPIRY_BATCH {}
             }
         })
-        .expect("spawning a thread at start-up");
-    (stop, thread)
+        .expect("spawning a thread at start-up")
+}
+
+/// The log syncer and snapshot scheduler.
+fn spawn_persistence(
+    engine: Arc<Engine>,
+    persistence: Arc<Persistence>,
+    stop: Arc<Stop>,
+    notifier: Arc<Mutex<Notifier>>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("inmem-persist".into())
+        .spawn(move || {
+            let mut last_snapshot = Instant::now();
+            while !stop.wait(PERSIST_INTERVAL) {
+                if let Some(message) = persistence.tick(&engine, &mut last_snapshot) {
+                    (lock(&notifier))(&message);
+                }
+            }
+        })
+        .expect("spawning a thread at start-up")
 }

@@ -1,31 +1,41 @@
 //! The `inmem` binary: parses the command line, opens the database, and picks
-//! the front-end (REPL, script, or `-c`). Exit codes: 0 success, 1 a statement
-//! failed, 2 the database or input could not be opened.
+//! the front-end (REPL, script, `-c`) or a maintenance command (`check`,
+//! `repair`). Exit codes: 0 success; 1 a statement failed (or `check` found
+//! damage); 2 the database or input could not be opened; 3 the log failed
+//! under `--appendfsync always`, so inmem stopped rather than acknowledge an
+//! unlogged write; 130/143 stopped by SIGINT/SIGTERM after flushing the log.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use inmem::output::Format;
-use inmem::runner::{Flow, Runner, Settings};
+use inmem::persist::log::Fsync;
+use inmem::persist::recovery::{self, FileState};
+use inmem::runner::{Acknowledging, Flow, Runner, Settings};
 use inmem::session::Session;
 use inmem::{Db, Options};
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// inmem: an in-memory key-value database with a REPL, scripts, aliases and transactions.
+/// inmem: an in-memory key-value database with a REPL, scripts, aliases,
+/// transactions and durable storage.
 ///
 /// With a terminal on standard input, inmem opens an interactive prompt (`cmd>>`).
 /// Otherwise it runs the statements it reads (from standard input, `-f FILE` or
 /// `-c STATEMENTS`) one by one and prints one result per statement; errors go to
 /// stderr as `line N: message`, and the exit code is 1 if any statement failed.
+/// Every committed write is logged to the data directory before its reply is shown.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// Data directory (holds alias.json); created when missing.
+    /// Data directory (snapshot.db, log segments, alias.json); created when missing.
     #[arg(
         long,
         value_name = "DIR",
         default_value = "./meta-data",
-        env = "INMEM_DATA_DIR"
+        env = "INMEM_DATA_DIR",
+        global = true
     )]
     data_dir: PathBuf,
 
@@ -57,6 +67,55 @@ struct Cli {
     /// Never colour output (NO_COLOR is honoured too).
     #[arg(long)]
     no_color: bool,
+
+    /// When the log is fsynced: always (before each reply), everysec, or no.
+    #[arg(long, value_enum, default_value_t = Fsync::Everysec, value_name = "POLICY")]
+    appendfsync: Fsync,
+
+    /// Seconds between background snapshots when something changed (0 turns them off).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    snapshot_interval: u64,
+
+    /// Compact the log (snapshot, then drop covered records) once it grows past this
+    /// many bytes; accepts k, m and g suffixes (0 turns it off).
+    #[arg(long, default_value = "64m", value_parser = parse_size, value_name = "BYTES")]
+    compact_threshold: u64,
+
+    /// Refuse to start when the log ends in a torn record, instead of cutting it.
+    #[arg(long)]
+    strict_recovery: bool,
+
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+/// Maintenance commands on a data directory that no other process is using.
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Verify snapshot.db and every log segment; report each file (exit 1 on damage).
+    Check,
+    /// Keep a copy of each damaged file, then cut it at its first bad record.
+    Repair,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size"))?;
+    let scale = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(format!("'{text}': unknown unit (use k, m or g)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 fn main() -> ExitCode {
@@ -64,13 +123,43 @@ fn main() -> ExitCode {
     if cli.no_color {
         colored::control::set_override(false);
     }
-    let db = match Db::open(Options::new(&cli.data_dir)) {
+    match cli.action {
+        Some(Action::Check) => return check(&cli),
+        Some(Action::Repair) => return repair(&cli),
+        None => {}
+    }
+    let mut options = Options::new(&cli.data_dir);
+    options.persistence.fsync = cli.appendfsync;
+    options.persistence.snapshot_interval = Duration::from_secs(cli.snapshot_interval);
+    options.persistence.compact_threshold = cli.compact_threshold;
+    options.persistence.strict_recovery = cli.strict_recovery;
+    let db = match Db::open(options) {
         Ok(db) => db,
         Err(e) => {
             eprintln!("inmem: {e}");
             return ExitCode::from(2);
         }
     };
+    report_recovery(&db);
+    stop_cleanly_on_signals(db.clone());
+    let failures = run(&cli, db.clone());
+    if let Some(fatal) = db.fatal() {
+        eprintln!("inmem: stopping: {fatal}; the last reply was not acknowledged");
+        return ExitCode::from(3);
+    }
+    if let Err(e) = db.close() {
+        eprintln!("inmem: {e}");
+        return ExitCode::from(3);
+    }
+    match failures {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(code) => code,
+    }
+}
+
+/// Runs the chosen front-end; returns the number of failed statements.
+fn run(cli: &Cli, db: Arc<Db>) -> Result<usize, ExitCode> {
     let interactive = cli.command.is_none() && cli.file.is_none() && std::io::stdin().is_terminal();
     let format = match (cli.json, interactive) {
         (true, _) => Format::Json,
@@ -82,46 +171,129 @@ fn main() -> ExitCode {
         bail: cli.bail,
         echo: cli.echo,
     };
-    let failures = if interactive {
+    if interactive {
         let banner = std::io::stdout().is_terminal();
-        match inmem::repl::run(db, settings, banner) {
-            Ok(failures) => failures,
+        return inmem::repl::run(db, settings, banner).map_err(|e| {
+            eprintln!("inmem: terminal error: {e}");
+            ExitCode::from(2)
+        });
+    }
+    let out = BufWriter::with_capacity(
+        1 << 16,
+        Acknowledging::new(std::io::stdout().lock(), db.clone()),
+    );
+    let mut runner = Runner::new(Session::new(db), settings, out);
+    match (&cli.command, &cli.file) {
+        (Some(text), _) => {
+            runner.run_text(text, 1, None);
+        }
+        (None, Some(path)) => match std::fs::File::open(path) {
+            Ok(file) => {
+                runner.run_reader(file, None);
+            }
             Err(e) => {
-                eprintln!("inmem: terminal error: {e}");
-                return ExitCode::from(2);
+                eprintln!("inmem: cannot read {}: {e}", path.display());
+                return Err(ExitCode::from(2));
             }
+        },
+        (None, None) => {
+            runner.run_reader(std::io::stdin(), None);
         }
-    } else {
-        let out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-        let mut runner = Runner::new(Session::new(db), settings, out);
-        match (&cli.command, &cli.file) {
-            (Some(text), _) => {
-                runner.run_text(text, 1, None);
-            }
-            (None, Some(path)) => match std::fs::File::open(path) {
-                Ok(file) => {
-                    runner.run_reader(file, None);
-                }
-                Err(e) => {
-                    eprintln!("inmem: cannot read {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
-            },
-            (None, None) => {
-                runner.run_reader(std::io::stdin(), None);
-            }
-        }
-        if runner.flush() == Flow::Stop {
-            // Output closed early (a broken pipe): nothing more to say.
-        }
-        if let Some(discarded) = runner.session().end() {
-            eprintln!("transaction rolled back at end of input: {discarded} writes discarded");
-        }
-        runner.failures()
+    }
+    // A failed flush means stdout closed early (a broken pipe): nothing more to say.
+    let _ = runner.flush() == Flow::Stop;
+    if let Some(discarded) = runner.session().end() {
+        eprintln!("transaction rolled back at end of input: {discarded} writes discarded");
+    }
+    Ok(runner.failures())
+}
+
+/// One summary line on stderr when there was anything to recover, plus warnings.
+fn report_recovery(db: &Db) {
+    let report = db.recovery();
+    for warning in &report.warnings {
+        eprintln!("inmem: warning: {warning}");
+    }
+    if report.bytes > 0 {
+        eprintln!(
+            "inmem: recovered {} keys in {} ms ({} from snapshot.db, {} log records replayed, {} bytes read)",
+            db.engine().stored_len(),
+            report.millis,
+            report.snapshot_keys,
+            report.records,
+            report.bytes
+        );
+    }
+}
+
+/// SIGINT and SIGTERM flush the log before the process ends.
+fn stop_cleanly_on_signals(db: Arc<Db>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
     };
-    if failures > 0 {
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let code = if let Err(e) = db.close() {
+                eprintln!("inmem: {e}");
+                3
+            } else {
+                128 + signal
+            };
+            std::process::exit(code);
+        }
+    });
+}
+
+fn check(cli: &Cli) -> ExitCode {
+    let files = recovery::check(&cli.data_dir);
+    if files.is_empty() {
+        println!("{}: no snapshot or log files", cli.data_dir.display());
+    }
+    let mut damaged = false;
+    for (path, state) in files {
+        match state {
+            FileState::Good(summary) => println!("{}: ok: {summary}", path.display()),
+            FileState::Torn(offset, reason) => println!(
+                "{}: torn last record at offset {offset} ({reason}); start-up will cut it",
+                path.display()
+            ),
+            FileState::Damaged(offset, reason) => {
+                damaged = true;
+                println!("{}: DAMAGED at offset {offset}: {reason}", path.display());
+            }
+        }
+    }
+    if damaged {
+        println!("run 'inmem repair' to keep a copy of each damaged file and cut it at the damage");
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn repair(cli: &Cli) -> ExitCode {
+    let _lock = match inmem::persist::lock::acquire(&cli.data_dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("inmem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match recovery::repair(&cli.data_dir) {
+        Ok(actions) if actions.is_empty() => {
+            println!("{}: nothing to repair", cli.data_dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(actions) => {
+            for action in actions {
+                println!("{action}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("inmem: repair failed: {e}");
+            ExitCode::from(2)
+        }
     }
 }

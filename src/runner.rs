@@ -1,15 +1,42 @@
 //! Runs statement text through a session and prints each result: the engine
 //! room of script mode, `-c`, `source` and the REPL alike.
 
+use crate::Db;
 use crate::command::Reply;
 use crate::command::grammar::{self, Position};
 use crate::output::{self, Format};
 use crate::session::{Session, StatementError};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How deeply `source` may nest, so a file that sources itself stops with an error.
 const MAX_SOURCE_DEPTH: usize = 16;
+
+/// Output that may only show replies once their writes are safe: every write
+/// to the inner stream is preceded by the database's acknowledgement barrier.
+pub struct Acknowledging<W: Write> {
+    inner: W,
+    db: Arc<Db>,
+}
+
+impl<W: Write> Acknowledging<W> {
+    /// Wraps `inner` so nothing reaches it before `db` acknowledges.
+    pub fn new(inner: W, db: Arc<Db>) -> Self {
+        Acknowledging { inner, db }
+    }
+}
+
+impl<W: Write> Write for Acknowledging<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.db.acknowledge().map_err(std::io::Error::other)?;
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Whether to keep reading statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,9 @@ use crate::command::grammar::{self, Statement};
 use crate::command::{self, BatchSource, Command, Op, Reply, help};
 use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
+use crate::fsutil;
+use crate::persist::json;
+use std::path::Path;
 use std::sync::Arc;
 
 /// A failed statement: what went wrong and, when one word is to blame, its byte
@@ -123,6 +126,53 @@ impl Session {
                 self.db.aliases().reset()?;
                 Ok(Reply::Ok)
             }
+            Command::Save | Command::Compact => {
+                self.db
+                    .persistence()
+                    .save(self.db.engine())
+                    .map_err(CommandError::Persistence)?;
+                Ok(Reply::Ok)
+            }
+            Command::Backup(path) => {
+                self.db
+                    .persistence()
+                    .backup(self.db.engine(), Path::new(&path))
+                    .map_err(CommandError::Persistence)?;
+                Ok(Reply::Ok)
+            }
+            Command::Restore(path) => {
+                self.refuse_in_transaction("restore")?;
+                let keys = self
+                    .db
+                    .persistence()
+                    .restore(self.db.engine(), Path::new(&path))
+                    .map_err(CommandError::Persistence)?;
+                Ok(Reply::Int(i64::try_from(keys).unwrap_or(i64::MAX)))
+            }
+            Command::Export(path) => {
+                let entries = self.db.engine().entries(&self.namespace);
+                let text = json::export(&entries).map_err(CommandError::Persistence)?;
+                fsutil::write_atomic(Path::new(&path), format!("{text}\n").as_bytes()).map_err(
+                    |e| CommandError::Save {
+                        path: path.into(),
+                        reason: e.to_string(),
+                    },
+                )?;
+                Ok(Reply::Int(entries.len() as i64))
+            }
+            Command::Import(path) => {
+                self.refuse_in_transaction("import")?;
+                let text = std::fs::read_to_string(&path).map_err(|e| CommandError::File {
+                    path: path.clone().into(),
+                    reason: e.to_string(),
+                })?;
+                let engine = self.db.engine();
+                let (puts, _skipped) = json::import(&text, engine.now())
+                    .map_err(|e| CommandError::Persistence(format!("{path}: {e}")))?;
+                let count = puts.len();
+                engine.commit(&self.namespace, puts)?;
+                Ok(Reply::Int(count as i64))
+            }
             Command::Help(None) => Ok(Reply::Text(help::overview(self.db.aliases().list()))),
             Command::Help(Some(word)) => {
                 let aliases = self.db.aliases();
@@ -130,6 +180,13 @@ impl Session {
             }
             Command::Exit => Ok(Reply::Exit),
         }
+    }
+
+    fn refuse_in_transaction(&self, name: &'static str) -> Result<(), CommandError> {
+        if self.transaction.is_some() {
+            return Err(CommandError::NotAllowedIn(name, "a transaction"));
+        }
+        Ok(())
     }
 
     fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {

@@ -30,10 +30,11 @@ fn seed_alias_example() {
         .success()
         .stdout("OK\nOK\nOK\n2\nz\nOK\n2\t1\nz\t1\nOK\ni: items\nk: keys\nset: put\nv: values\n")
         .stderr("");
-    // The aliases were saved in alias.json and come back in the next process.
+    // The aliases were saved in alias.json, and the data in the log; both
+    // come back in the next process.
     let saved = std::fs::read_to_string(dir.path().join("alias.json")).unwrap();
     assert!(saved.contains("\"k\": \"keys\""), "{saved}");
-    assert_eq!(stdout_of(&dir, "put a 1\nk\n"), "OK\na\n");
+    assert_eq!(stdout_of(&dir, "put a 1\nk\n"), "OK\n2\na\nz\n");
 }
 
 #[test]

@@ -437,8 +437,8 @@ fn aliases_expand_and_persist_across_reopen() {
     let mut s = Session::new(db);
     assert_eq!(
         ok(&mut s, "k"),
-        list(&[]),
-        "alias survived; data is in memory only"
+        list(&["a"]),
+        "the alias and the data survived"
     );
     ok(&mut s, "unalias k");
     assert!(

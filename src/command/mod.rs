@@ -46,6 +46,18 @@ pub enum Command {
     ShowAlias,
     /// Restore the default aliases.
     ResetAlias,
+    /// Write snapshot.db now.
+    Save,
+    /// Compact the log (a snapshot that drops the records it covers).
+    Compact,
+    /// Write a snapshot copy to a file.
+    Backup(String),
+    /// Replace the content with a backup file.
+    Restore(String),
+    /// Write the namespace as JSON.
+    Export(String),
+    /// Load a JSON file.
+    Import(String),
     /// General help, or help on one command.
     Help(Option<String>),
     /// Leave.
@@ -290,6 +302,12 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
         "unalias" => Command::Unalias(text(0)?),
         "show-alias" => Command::ShowAlias,
         "reset-alias" => Command::ResetAlias,
+        "save" => Command::Save,
+        "compact" => Command::Compact,
+        "backup" => Command::Backup(text(0)?),
+        "restore" => Command::Restore(text(0)?),
+        "export" => Command::Export(text(0)?),
+        "import" => Command::Import(text(0)?),
         "help" => Command::Help(
             args.first()
                 .map(|w| String::from_utf8_lossy(&w.bytes).into()),

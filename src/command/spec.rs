@@ -14,18 +14,21 @@ pub enum Group {
     Transactions,
     /// Aliases for command words.
     Aliases,
+    /// Snapshots, backups and JSON files.
+    Persistence,
     /// Running files, help and leaving.
     Shell,
 }
 
 impl Group {
     /// All groups in the order `help` lists them.
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Group::Keys,
         Group::Expiry,
         Group::Search,
         Group::Transactions,
         Group::Aliases,
+        Group::Persistence,
         Group::Shell,
     ];
 
@@ -37,6 +40,7 @@ impl Group {
             Group::Search => "Listing and search",
             Group::Transactions => "Transactions",
             Group::Aliases => "Aliases",
+            Group::Persistence => "Persistence",
             Group::Shell => "Shell",
         }
     }
@@ -333,6 +337,66 @@ pub static COMMANDS: &[Spec] = &[
         "reset-alias",
         0,
         Some(0),
+        false,
+    ),
+    spec(
+        "save",
+        Group::Persistence,
+        "",
+        "Write snapshot.db now and drop the log records it covers.",
+        "save",
+        0,
+        Some(0),
+        false,
+    ),
+    spec(
+        "compact",
+        Group::Persistence,
+        "",
+        "Compact the append-only log: snapshot, then drop every record the snapshot covers.",
+        "compact",
+        0,
+        Some(0),
+        false,
+    ),
+    spec(
+        "backup",
+        Group::Persistence,
+        "<file>",
+        "Write a consistent snapshot copy to a file while the database keeps serving.",
+        "backup /var/backups/inmem-monday.db",
+        1,
+        Some(1),
+        false,
+    ),
+    spec(
+        "restore",
+        Group::Persistence,
+        "<file>",
+        "Replace the whole content with a backup file, atomically and durably; answers the key count.",
+        "restore /var/backups/inmem-monday.db",
+        1,
+        Some(1),
+        false,
+    ),
+    spec(
+        "export",
+        Group::Persistence,
+        "<file.json>",
+        "Write this namespace as JSON {\"key\": {\"value\": ..., \"expires_at\": seconds|null}}; answers the key count.",
+        "export data.json",
+        1,
+        Some(1),
+        false,
+    ),
+    spec(
+        "import",
+        Group::Persistence,
+        "<file.json>",
+        "Load a JSON file (that format or plain {\"key\": \"value\"}) as one transaction; expired entries are skipped.",
+        "import data.json",
+        1,
+        Some(1),
         false,
     ),
     spec(

@@ -160,6 +160,9 @@ pub struct Engine {
     journal: Arc<dyn Journal>,
 }
 
+/// A key, value and deadline read back from a backup.
+pub type RestoredEntry = (Vec<u8>, Vec<u8>, Option<u64>);
+
 /// A statement of an atomic group that failed: its 0-based index and error.
 pub type GroupFailure = (usize, CommandError);
 
@@ -245,6 +248,62 @@ impl Engine {
     /// Applies changes read back from disk at start-up (not journaled again).
     pub fn restore_group(&self, namespace: &str, mutations: Vec<Mutation>) {
         self.lock().apply(namespace, mutations);
+    }
+
+    /// Replaces every namespace with `groups` (namespace, entries) in one step.
+    /// `persist` runs first, under the lock, with the journal sequence number
+    /// the new content covers; if it fails nothing changes. Returns the key count.
+    pub fn replace_all(
+        &self,
+        groups: Vec<(String, Vec<RestoredEntry>)>,
+        persist: &mut dyn FnMut(u64) -> Result<(), String>,
+    ) -> Result<u64, String> {
+        let mut data = self.lock();
+        if data.snapshot.is_some() {
+            return Err("a snapshot is being written; try again".into());
+        }
+        let seq = self.journal.checkpoint();
+        persist(seq)?;
+        let mut fresh = Data::default();
+        let mut keys = 0;
+        for (namespace, entries) in groups {
+            keys += entries.len() as u64;
+            let mutations = entries
+                .into_iter()
+                .map(|(key, value, expires_at)| Mutation::Put {
+                    key: key.into(),
+                    value: value.into(),
+                    expires_at,
+                })
+                .collect();
+            fresh.apply(&namespace, mutations);
+        }
+        data.namespaces = fresh.namespaces;
+        Ok(keys)
+    }
+
+    /// Commits already-resolved changes to a namespace as one journal record.
+    pub fn commit(&self, namespace: &str, mutations: Vec<Mutation>) -> Result<(), CommandError> {
+        let mut data = self.lock();
+        self.journal.writable()?;
+        if !mutations.is_empty() {
+            self.journal.record(namespace, &mutations);
+            data.apply(namespace, mutations);
+        }
+        Ok(())
+    }
+
+    /// Every live entry of a namespace, sorted by key (for export).
+    pub fn entries(&self, namespace: &str) -> Vec<(Vec<u8>, Entry)> {
+        let now = self.now();
+        let data = self.lock();
+        let mut out = Vec::new();
+        data.keyspace(namespace)
+            .for_each_live(now, &mut |key, entry| {
+                out.push((key.to_vec(), entry.clone()));
+            });
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Removes up to `budget` expired keys; returns how many were removed.

@@ -1,0 +1,278 @@
+//! The seam between persistence and the file system for files that are
+//! appended to and synced (log segments and snapshots). The real disk is a thin
+//! wrapper over `std::fs`; the simulated one lets tests cut the power, tear the
+//! last write, fail the N-th write or sync, or run out of space.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A file being written: appends, syncs, and cuts back after a failed append.
+pub trait DiskFile: Send {
+    /// Appends all of `bytes` (possibly only to the operating system's cache).
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file back to `len` bytes (after a partial append).
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// Creates files for writing.
+pub trait Disk: Send + Sync + std::fmt::Debug {
+    /// Creates (or empties) the file at `path` for writing.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealDisk;
+
+struct RealFile(File);
+
+impl DiskFile for RealFile {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+impl Disk for RealDisk {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        // Appends after a truncate must land at the new end, so use append mode.
+        drop(file);
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Box::new(RealFile(file)))
+    }
+}
+
+/// A disk whose unsynced writes live in memory until `sync`, so a test can
+/// "cut the power" and keep only what was synced (plus a torn prefix of the rest).
+#[derive(Debug, Clone, Default)]
+pub struct SimDisk {
+    state: Arc<SimState>,
+}
+
+#[derive(Debug, Default)]
+struct SimState {
+    power_off: AtomicBool,
+    writes: AtomicU64,
+    syncs: AtomicU64,
+    /// Fail the write with this 1-based number (0: never).
+    fail_write: AtomicU64,
+    /// Fail the sync with this 1-based number (0: never).
+    fail_sync: AtomicU64,
+    /// Bytes that may still be written before "no space left" (u64::MAX: unlimited).
+    space: AtomicU64,
+    files: Mutex<Vec<Arc<Mutex<SimFileState>>>>,
+}
+
+#[derive(Debug)]
+struct SimFileState {
+    path: PathBuf,
+    /// Written but not yet synced.
+    pending: Vec<u8>,
+    /// Length of the real file (everything synced).
+    synced_len: u64,
+}
+
+impl SimDisk {
+    /// A simulated disk with unlimited space and no faults.
+    pub fn new() -> Self {
+        let disk = SimDisk::default();
+        disk.state.space.store(u64::MAX, Ordering::SeqCst);
+        disk
+    }
+
+    /// Fails the `n`-th write from now on (1 = the next one).
+    pub fn fail_write(&self, n: u64) {
+        let done = self.state.writes.load(Ordering::SeqCst);
+        self.state.fail_write.store(done + n, Ordering::SeqCst);
+    }
+
+    /// Fails the `n`-th sync from now on (1 = the next one).
+    pub fn fail_sync(&self, n: u64) {
+        let done = self.state.syncs.load(Ordering::SeqCst);
+        self.state.fail_sync.store(done + n, Ordering::SeqCst);
+    }
+
+    /// Lets only `bytes` more bytes be written before writes fail for lack of space.
+    pub fn set_space(&self, bytes: u64) {
+        self.state.space.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Removes every fault and space limit.
+    pub fn heal(&self) {
+        self.state.fail_write.store(0, Ordering::SeqCst);
+        self.state.fail_sync.store(0, Ordering::SeqCst);
+        self.state.space.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// Cuts the power: unsynced data is lost except the first `torn` bytes of
+    /// each file's unsynced tail, and every later write or sync is ignored.
+    pub fn cut_power(&self, torn: usize) -> io::Result<()> {
+        self.state.power_off.store(true, Ordering::SeqCst);
+        let files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());
+        for file in files.iter() {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            let keep = torn.min(file.pending.len());
+            if keep > 0 && file.path.exists() {
+                let mut real = OpenOptions::new().append(true).open(&file.path)?;
+                real.write_all(&file.pending[..keep])?;
+            }
+            file.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+struct SimFile {
+    file: Arc<Mutex<SimFileState>>,
+    state: Arc<SimState>,
+}
+
+fn injected(what: &str) -> io::Error {
+    io::Error::other(format!("injected {what} failure"))
+}
+
+impl DiskFile for SimFile {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let n = self.state.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.state.fail_write.load(Ordering::SeqCst) {
+            return Err(injected("write"));
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let space = self.state.space.load(Ordering::SeqCst);
+        if (bytes.len() as u64) > space {
+            // A full disk takes what fits, then fails, as a real one does.
+            let fits = usize::try_from(space).unwrap_or(usize::MAX);
+            file.pending.extend_from_slice(&bytes[..fits]);
+            self.state.space.store(0, Ordering::SeqCst);
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        if space != u64::MAX {
+            self.state
+                .space
+                .fetch_sub(bytes.len() as u64, Ordering::SeqCst);
+        }
+        file.pending.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let n = self.state.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.state.fail_sync.load(Ordering::SeqCst) {
+            return Err(injected("sync"));
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut real = OpenOptions::new().append(true).open(&file.path)?;
+        real.write_all(&file.pending)?;
+        real.sync_data()?;
+        file.synced_len += file.pending.len() as u64;
+        file.pending.clear();
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if len >= file.synced_len {
+            let keep = usize::try_from(len - file.synced_len).unwrap_or(usize::MAX);
+            file.pending.truncate(keep);
+        } else {
+            OpenOptions::new()
+                .write(true)
+                .open(&file.path)?
+                .set_len(len)?;
+            file.synced_len = len;
+            file.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Disk for SimDisk {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Err(io::Error::other("power is off"));
+        }
+        File::create(path)?;
+        let file = Arc::new(Mutex::new(SimFileState {
+            path: path.to_path_buf(),
+            pending: Vec::new(),
+            synced_len: 0,
+        }));
+        self.state
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(file.clone());
+        Ok(Box::new(SimFile {
+            file,
+            state: self.state.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_synced_bytes_and_a_torn_prefix_survive_a_power_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let disk = SimDisk::new();
+        let mut f = disk.create(&path).unwrap();
+        f.write_all(b"durable").unwrap();
+        f.sync().unwrap();
+        f.write_all(b"lost-tail").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"durable");
+        disk.cut_power(4).unwrap();
+        f.write_all(b"after").unwrap();
+        f.sync().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"durablelost");
+    }
+
+    #[test]
+    fn faults_and_full_disk_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let mut f = disk.create(&dir.path().join("f")).unwrap();
+        disk.fail_write(2);
+        f.write_all(b"a").unwrap();
+        assert!(f.write_all(b"b").is_err());
+        f.write_all(b"c").unwrap();
+        disk.fail_sync(1);
+        assert!(f.sync().is_err());
+        f.sync().unwrap();
+        disk.set_space(2);
+        let err = f.write_all(b"xyz").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        f.truncate(2).unwrap();
+        f.sync().unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"ac");
+    }
+}

@@ -1,0 +1,392 @@
+//! Start-up recovery, and the `check` and `repair` commands: load snapshot.db,
+//! replay the log records after the sequence number it covers, cut a torn tail,
+//! and refuse damage anywhere else with the file and offset.
+
+use super::codec::{FRAME_HEADER, Reader, mutation};
+use super::log::{self, HEADER_LEN, segment_name, segment_number};
+use super::snapshot::{self, Damage};
+use crate::engine::{Engine, Mutation};
+use crate::fsutil;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why the data directory cannot be loaded. The files are left untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: damaged at offset {offset}: {reason} (run 'inmem check' for a report, 'inmem repair' to cut the damage after keeping a copy)", path.display())]
+pub struct Corruption {
+    /// The damaged file.
+    pub path: PathBuf,
+    /// Byte offset of the damage.
+    pub offset: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Keys loaded from the snapshot (unexpired).
+    pub snapshot_keys: u64,
+    /// Log records replayed.
+    pub records: u64,
+    /// Bytes read from the snapshot and the log.
+    pub bytes: u64,
+    /// Milliseconds spent.
+    pub millis: u64,
+    /// Warnings (torn tails cut), one line each.
+    pub warnings: Vec<String>,
+    /// The sequence number the next record gets.
+    pub next_seq: u64,
+    /// The segment the next records go to.
+    pub next_segment: u64,
+    /// The sequence number the snapshot covers.
+    pub snapshot_seq: u64,
+}
+
+/// One log record read back.
+struct Record {
+    seq: u64,
+    namespace: String,
+    mutations: Vec<Mutation>,
+}
+
+/// How a segment's scan ended.
+enum End {
+    /// Every byte was a good record.
+    Clean,
+    /// An incomplete or bad-checksum last record: the offset where it starts.
+    Torn(u64, String),
+    /// Damage with more data after it.
+    Damaged(u64, String),
+}
+
+/// Reads a segment's records; stops at the first problem.
+fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), String>) -> End {
+    if bytes.len() < HEADER_LEN {
+        return End::Torn(0, format!("header is cut short ({} bytes)", bytes.len()));
+    }
+    if &bytes[..8] != log::MAGIC {
+        return End::Damaged(0, "not an inmem log segment (bad magic bytes)".into());
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != log::VERSION {
+        return End::Damaged(
+            8,
+            format!(
+                "format version {version} is not supported (this build reads version {})",
+                log::VERSION
+            ),
+        );
+    }
+    let mut pos = HEADER_LEN;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        if rest.len() < FRAME_HEADER {
+            return End::Torn(pos as u64, "record header is cut short".into());
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let end = FRAME_HEADER.saturating_add(len);
+        if end > rest.len() {
+            return End::Torn(pos as u64, format!("record of {len} bytes is cut short"));
+        }
+        let payload = &rest[FRAME_HEADER..end];
+        if crc32fast::hash(payload) != crc {
+            let reason = "record checksum mismatch".to_string();
+            return if end == rest.len() {
+                End::Torn(pos as u64, reason)
+            } else {
+                End::Damaged(pos as u64, reason)
+            };
+        }
+        let record = match decode_record(payload) {
+            Ok(record) => record,
+            Err(e) => return End::Damaged(pos as u64, format!("bad record: {e}")),
+        };
+        if let Err(reason) = each(pos as u64, record) {
+            return End::Damaged(pos as u64, reason);
+        }
+        pos += end;
+    }
+    End::Clean
+}
+
+fn decode_record(payload: &[u8]) -> Result<Record, super::codec::DecodeError> {
+    let mut r = Reader::new(payload);
+    let seq = r.u64()?;
+    let namespace = r.name()?;
+    let count = r.u32()?;
+    let mut mutations = Vec::with_capacity((count as usize).min(payload.len()));
+    for _ in 0..count {
+        mutations.push(mutation(&mut r)?);
+    }
+    if !r.is_done() {
+        return Err(super::codec::DecodeError(
+            "extra bytes after the mutations".into(),
+        ));
+    }
+    Ok(Record {
+        seq,
+        namespace,
+        mutations,
+    })
+}
+
+/// Log segments in `dir`, oldest first.
+pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(n) = entry.file_name().to_str().and_then(segment_number) {
+            found.push((n, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn corruption(path: &Path, offset: u64, reason: impl Into<String>) -> Corruption {
+    Corruption {
+        path: path.to_path_buf(),
+        offset,
+        reason: reason.into(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Corruption> {
+    std::fs::read(path).map_err(|e| corruption(path, 0, format!("cannot read: {e}")))
+}
+
+/// Loads the data directory into `engine`. Torn tails are cut (unless `strict`);
+/// any other damage stops with an error and changes nothing on disk.
+pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corruption> {
+    let started = Instant::now();
+    let now = engine.now();
+    let mut report = Report::default();
+    remove_stale_temp_files(dir);
+    let snapshot_path = dir.join(snapshot::FILE_NAME);
+    if snapshot_path.exists() {
+        let bytes = read_file(&snapshot_path)?;
+        let header = snapshot::read(&bytes, &mut |(namespace, entries)| {
+            let mutations: Vec<Mutation> = entries
+                .into_iter()
+                .filter(|(_, _, at)| at.is_none_or(|at| at > now))
+                .map(|(key, value, expires_at)| Mutation::Put {
+                    key: key.into(),
+                    value: value.into(),
+                    expires_at,
+                })
+                .collect();
+            report.snapshot_keys += mutations.len() as u64;
+            engine.restore_group(&namespace, mutations);
+        })
+        .map_err(|d: Damage| corruption(&snapshot_path, d.offset, d.reason))?;
+        report.snapshot_seq = header.seq;
+        report.bytes += bytes.len() as u64;
+    }
+    let mut expected = report.snapshot_seq + 1;
+    let segments = segments(dir).map_err(|e| corruption(dir, 0, format!("cannot list: {e}")))?;
+    let last = segments.last().map(|(n, _)| *n);
+    for (number, path) in &segments {
+        let bytes = read_file(path)?;
+        report.bytes += bytes.len() as u64;
+        let end = scan_segment(&bytes, &mut |_, record| {
+            if record.seq < expected {
+                return Ok(()); // covered by the snapshot
+            }
+            if record.seq != expected {
+                return Err(format!(
+                    "sequence gap: expected record {expected}, found {}",
+                    record.seq
+                ));
+            }
+            expected += 1;
+            report.records += 1;
+            engine.restore_group(&record.namespace, record.mutations);
+            Ok(())
+        });
+        match end {
+            End::Clean => {}
+            End::Torn(offset, reason) if Some(*number) == last && !strict => {
+                let dropped = bytes.len() as u64 - offset;
+                cut(path, offset)
+                    .map_err(|e| corruption(path, offset, format!("cannot cut torn tail: {e}")))?;
+                report.warnings.push(format!(
+                    "{}: cut a torn record at offset {offset} ({reason}; {dropped} bytes dropped)",
+                    path.display()
+                ));
+            }
+            End::Torn(offset, reason) if Some(*number) == last => {
+                return Err(corruption(
+                    path,
+                    offset,
+                    format!("{reason} (torn tail; --strict-recovery refuses to cut it)"),
+                ));
+            }
+            End::Torn(offset, reason) | End::Damaged(offset, reason) => {
+                return Err(corruption(path, offset, reason));
+            }
+        }
+    }
+    // Keys that expired while the database was down stay gone.
+    while engine.purge_expired(10_000) > 0 {}
+    report.next_seq = expected;
+    report.next_segment = last.unwrap_or(0) + 1;
+    report.millis = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Cuts a file at `offset` and makes the cut durable.
+fn cut(path: &Path, offset: u64) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    // A segment cut before its header is removed: it held nothing.
+    if offset < HEADER_LEN as u64 {
+        drop(file);
+        std::fs::remove_file(path)?;
+    } else {
+        file.set_len(offset)?;
+        file.sync_all()?;
+    }
+    fsutil::sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn remove_stale_temp_files(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(snapshot::is_temp_name)
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The state of one file, as `check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Fully readable; a one-line summary.
+    Good(String),
+    /// A torn last record that start-up would cut.
+    Torn(u64, String),
+    /// Damage that stops start-up.
+    Damaged(u64, String),
+}
+
+/// Checks every file of the data directory without changing anything.
+pub fn check(dir: &Path) -> Vec<(PathBuf, FileState)> {
+    let mut out = Vec::new();
+    let snapshot_path = dir.join(snapshot::FILE_NAME);
+    if let Ok(bytes) = std::fs::read(&snapshot_path) {
+        let state = match snapshot::read(&bytes, &mut |_| {}) {
+            Ok(h) => FileState::Good(format!(
+                "snapshot of {} keys covering record {}, format {}",
+                h.keys, h.seq, h.version
+            )),
+            Err(d) => FileState::Damaged(d.offset, d.reason),
+        };
+        out.push((snapshot_path, state));
+    }
+    let segments = segments(dir).unwrap_or_default();
+    let last = segments.last().map(|(n, _)| *n);
+    for (number, path) in segments {
+        let Ok(bytes) = std::fs::read(&path) else {
+            out.push((path, FileState::Damaged(0, "cannot read".into())));
+            continue;
+        };
+        let (mut count, mut first, mut last_seq) = (0u64, None, 0u64);
+        let end = scan_segment(&bytes, &mut |_, r| {
+            count += 1;
+            first.get_or_insert(r.seq);
+            last_seq = r.seq;
+            Ok(())
+        });
+        let state = match end {
+            End::Clean => FileState::Good(match first {
+                Some(first) => format!("{count} records, {first}..={last_seq}"),
+                None => "no records".into(),
+            }),
+            End::Torn(offset, reason) if Some(number) == last => FileState::Torn(offset, reason),
+            End::Torn(offset, reason) | End::Damaged(offset, reason) => {
+                FileState::Damaged(offset, reason)
+            }
+        };
+        out.push((path, state));
+    }
+    out
+}
+
+/// Repairs the data directory: keeps a copy of each damaged file, then cuts it at
+/// its first bad record (log segments after a damaged one are set aside too, as
+/// their records would no longer follow on). Returns one line per action.
+pub fn repair(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut actions = Vec::new();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let keep_copy = |path: &Path| -> std::io::Result<PathBuf> {
+        let copy = path.with_file_name(format!(
+            "{}.damaged-{stamp}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+        ));
+        std::fs::copy(path, &copy)?;
+        Ok(copy)
+    };
+    let mut set_aside_rest = false;
+    for (path, state) in check(dir) {
+        let is_snapshot = path.file_name().is_some_and(|n| n == snapshot::FILE_NAME);
+        if set_aside_rest && !is_snapshot {
+            let aside = keep_copy(&path)?;
+            std::fs::remove_file(&path)?;
+            actions.push(format!(
+                "{}: set aside as {} (follows a damaged segment)",
+                path.display(),
+                aside.display()
+            ));
+            continue;
+        }
+        let (FileState::Damaged(offset, reason) | FileState::Torn(offset, reason)) = state else {
+            continue;
+        };
+        let copy = keep_copy(&path)?;
+        let bytes = std::fs::read(&path)?;
+        if is_snapshot {
+            match snapshot::read(&bytes, &mut |_| {}) {
+                Err(damage) if damage.good_end > 0 => {
+                    snapshot::rewrite_good_part(&bytes, &damage, &path)?;
+                    actions.push(format!(
+                        "{}: kept {} keys before offset {offset} ({reason}); copy in {}",
+                        path.display(),
+                        damage.good_entries,
+                        copy.display()
+                    ));
+                }
+                _ => {
+                    std::fs::remove_file(&path)?;
+                    actions.push(format!(
+                        "{}: unreadable header ({reason}); removed, copy in {}",
+                        path.display(),
+                        copy.display()
+                    ));
+                }
+            }
+        } else {
+            let dropped = bytes.len() as u64 - offset;
+            cut(&path, offset)?;
+            actions.push(format!(
+                "{}: cut at offset {offset} ({reason}); {dropped} bytes dropped, copy in {}",
+                path.display(),
+                copy.display()
+            ));
+            set_aside_rest = true;
+        }
+    }
+    Ok(actions)
+}
+
+/// The path of segment `n` in `dir`.
+pub fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(segment_name(n))
+}
