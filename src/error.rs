@@ -62,6 +62,9 @@ pub enum CommandError {
         /// The operating system's reason.
         reason: String,
     },
+    /// A capacity limit is reached and nothing may be evicted.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// The append-only log cannot be written, so writes are refused until it can.
     #[error("{0}; writes are refused until it works again")]
     LogUnavailable(String),

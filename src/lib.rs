@@ -13,7 +13,9 @@
 //! - [`Db`]: an open database — engine, persistence, aliases and the background threads.
 
 pub mod alias;
+pub mod cmdlog;
 pub mod command;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
@@ -22,6 +24,7 @@ pub mod persist;
 pub mod repl;
 pub mod runner;
 pub mod session;
+pub mod stats;
 
 use alias::Aliases;
 use engine::{Clock, Engine, SystemClock};
@@ -54,6 +57,8 @@ pub struct Options {
     pub active_expiry: bool,
     /// Durability settings.
     pub persistence: persist::Settings,
+    /// Capacity limits and eviction policy.
+    pub limits: engine::Limits,
 }
 
 impl Options {
@@ -64,6 +69,7 @@ impl Options {
             clock: Arc::new(SystemClock),
             active_expiry: true,
             persistence: persist::Settings::default(),
+            limits: engine::Limits::default(),
         }
     }
 }
@@ -101,6 +107,7 @@ pub struct Db {
     aliases: Mutex<Aliases>,
     data_dir: PathBuf,
     recovery: Report,
+    stats: stats::Stats,
     notifier: Arc<Mutex<Notifier>>,
     fatal: Mutex<Option<String>>,
     stop: Arc<Stop>,
@@ -136,12 +143,14 @@ impl Db {
             persistence.journal(),
         ));
         let recovery = persistence.recover(&engine)?;
+        engine.set_limits(options.limits);
         let db = Arc::new(Db {
             engine,
             persistence,
             aliases: Mutex::new(aliases),
             data_dir: options.data_dir.clone(),
             recovery,
+            stats: stats::Stats::default(),
             notifier: Arc::new(Mutex::new(Box::new(|message: &str| {
                 eprintln!("inmem: {message}")
             }))),
@@ -171,6 +180,11 @@ impl Db {
     /// The persistence layer.
     pub fn persistence(&self) -> &Persistence {
         &self.persistence
+    }
+
+    /// Operation counts and latency.
+    pub fn stats(&self) -> &stats::Stats {
+        &self.stats
     }
 
     /// What recovery found at start.

@@ -6,6 +6,7 @@
 //! unlogged write; 130/143 stopped by SIGINT/SIGTERM after flushing the log.
 
 use clap::{Parser, Subcommand};
+use inmem::engine::{Eviction, Limits};
 use inmem::output::Format;
 use inmem::persist::log::Fsync;
 use inmem::persist::recovery::{self, FileState};
@@ -85,6 +86,23 @@ struct Cli {
     #[arg(long)]
     strict_recovery: bool,
 
+    /// Namespace to start in (the default namespace is 0).
+    #[arg(long, value_name = "NAME", default_value = "0")]
+    namespace: String,
+
+    /// Most keys held across namespaces (0: no limit); see --eviction.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_keys: u64,
+
+    /// Most memory for keys and values, estimated (0: no limit); accepts k, m and g.
+    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
+    maxmemory: u64,
+
+    /// What to do at a limit: noeviction (refuse writes), allkeys-lru, volatile-lru,
+    /// allkeys-random or volatile-ttl.
+    #[arg(long, default_value = "noeviction", value_parser = Eviction::parse, value_name = "POLICY")]
+    eviction: Eviction,
+
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -133,6 +151,11 @@ fn main() -> ExitCode {
     options.persistence.snapshot_interval = Duration::from_secs(cli.snapshot_interval);
     options.persistence.compact_threshold = cli.compact_threshold;
     options.persistence.strict_recovery = cli.strict_recovery;
+    options.limits = Limits {
+        max_keys: Some(cli.max_keys).filter(|n| *n > 0),
+        maxmemory: Some(cli.maxmemory).filter(|n| *n > 0),
+        policy: cli.eviction,
+    };
     let db = match Db::open(options) {
         Ok(db) => db,
         Err(e) => {
@@ -182,7 +205,12 @@ fn run(cli: &Cli, db: Arc<Db>) -> Result<usize, ExitCode> {
         1 << 16,
         Acknowledging::new(std::io::stdout().lock(), db.clone()),
     );
-    let mut runner = Runner::new(Session::new(db), settings, out);
+    let mut session = Session::new(db);
+    if let Err(e) = session.use_namespace(&cli.namespace) {
+        eprintln!("inmem: --namespace: {e}");
+        return Err(ExitCode::from(2));
+    }
+    let mut runner = Runner::new(session, settings, out);
     match (&cli.command, &cli.file) {
         (Some(text), _) => {
             runner.run_text(text, 1, None);

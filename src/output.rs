@@ -42,6 +42,7 @@ fn human(reply: &Reply) -> String {
         Reply::Nil => "(nil)".dimmed().to_string(),
         Reply::Value(bytes) => quoted(bytes),
         Reply::Int(n) => format!("(integer) {n}").cyan().to_string(),
+        Reply::Float(x) => format!("{}", round(*x)).cyan().to_string(),
         Reply::Bool(b) => format!("({b})").cyan().to_string(),
         Reply::List(items) => numbered(items.iter().map(|item| quoted(item))),
         Reply::Pairs(pairs) => numbered(
@@ -49,22 +50,37 @@ fn human(reply: &Reply) -> String {
                 .iter()
                 .map(|(k, v)| format!("{} => {}", quoted(k), quoted(v))),
         ),
-        Reply::Map(fields) => {
-            let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-            let lines: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{:width$} : {}", k.bold(), human(v)))
-                .collect();
-            if lines.is_empty() {
-                "(empty)".dimmed().to_string()
-            } else {
-                lines.join("\n")
-            }
-        }
+        Reply::Map(fields) => table(fields, 0),
         Reply::Text(text) => text.clone(),
         Reply::Batch(replies) => numbered(replies.iter().map(human)),
         Reply::Source(_) | Reply::Exit => String::new(),
     }
+}
+
+/// An aligned table of fields; nested maps are indented under their name.
+fn table(fields: &[(String, Reply)], indent: usize) -> String {
+    if fields.is_empty() {
+        return format!("{:indent$}{}", "", "(empty)".dimmed());
+    }
+    let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    fields
+        .iter()
+        .map(|(k, v)| match v {
+            Reply::Map(inner) => {
+                format!("{:indent$}{}\n{}", "", k.bold(), table(inner, indent + 2))
+            }
+            other => {
+                let padded = format!("{k:width$}");
+                format!("{:indent$}{} : {}", "", padded.bold(), human(other))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Measurements shown with at most three decimals.
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 fn numbered(items: impl ExactSizeIterator<Item = String>) -> String {
@@ -86,6 +102,7 @@ fn plain(reply: &Reply) -> String {
         Reply::Nil => "(nil)".into(),
         Reply::Value(bytes) => plain_bytes(bytes),
         Reply::Int(n) => n.to_string(),
+        Reply::Float(x) => round(*x).to_string(),
         Reply::Bool(b) => b.to_string(),
         Reply::List(items) if items.is_empty() => "(empty list)".into(),
         Reply::List(items) => lines(items.iter().map(|i| plain_bytes(i))),
@@ -95,11 +112,21 @@ fn plain(reply: &Reply) -> String {
                 .iter()
                 .map(|(k, v)| format!("{}\t{}", plain_bytes(k), plain_bytes(v))),
         ),
-        Reply::Map(fields) => lines(fields.iter().map(|(k, v)| format!("{k}: {}", plain(v)))),
+        Reply::Map(fields) => lines(fields.iter().map(|(k, v)| match v {
+            Reply::Map(_) => format!("{k}:\n{}", indent(&plain(v))),
+            _ => format!("{k}: {}", plain(v)),
+        })),
         Reply::Text(text) => text.clone(),
         Reply::Batch(replies) => lines(replies.iter().map(plain)),
         Reply::Source(_) | Reply::Exit => String::new(),
     }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn lines(items: impl Iterator<Item = String>) -> String {
@@ -113,6 +140,7 @@ pub fn to_json(reply: &Reply) -> Value {
         Reply::Nil | Reply::Source(_) | Reply::Exit => Value::Null,
         Reply::Value(bytes) => json_bytes(bytes),
         Reply::Int(n) => json!(n),
+        Reply::Float(x) => json!(round(*x)),
         Reply::Bool(b) => json!(b),
         Reply::List(items) => Value::Array(items.iter().map(|i| json_bytes(i)).collect()),
         Reply::Pairs(pairs) => Value::Array(

@@ -169,7 +169,9 @@ impl<W: Write> Runner<W> {
                     return Flow::Stop;
                 }
             }
-            let flow = match self.session.execute(statement, text) {
+            let result = self.session.execute(statement, text);
+            let elapsed = self.session.last_elapsed();
+            let flow = match result {
                 Ok(Reply::Exit) => Flow::Stop,
                 Ok(Reply::Source(path)) => self.source(&path, origin, line),
                 Ok(reply) => {
@@ -184,8 +186,27 @@ impl<W: Write> Runner<W> {
             if flow == Flow::Stop {
                 return Flow::Stop;
             }
+            if self.session.timing() && self.show_timing(elapsed) == Flow::Stop {
+                return Flow::Stop;
+            }
         }
         Flow::Continue
+    }
+
+    /// `timing on`: after the result for people, on stderr for scripts (so
+    /// stdout keeps one result per statement).
+    fn show_timing(&mut self, elapsed: std::time::Duration) -> Flow {
+        let text = format!("(run time: {:.3} ms)", elapsed.as_secs_f64() * 1000.0);
+        match self.settings.format {
+            Format::Human => {
+                use colored::Colorize;
+                self.write_line(&text.dimmed().to_string())
+            }
+            Format::Plain | Format::Json => {
+                eprintln!("{text}");
+                Flow::Continue
+            }
+        }
     }
 
     /// Flushes results written so far.

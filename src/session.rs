@@ -8,8 +8,10 @@ use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
 use crate::fsutil;
 use crate::persist::json;
+use crate::{config, stats};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A failed statement: what went wrong and, when one word is to blame, its byte
 /// offset in the statement's source text.
@@ -38,12 +40,26 @@ struct Transaction {
     changes: Changes,
 }
 
+/// Asks the person at the terminal to confirm a destructive command.
+pub type Confirm = Box<dyn FnMut(&str) -> bool + Send>;
+
 /// One user's or connection's view of the database.
-#[derive(Debug)]
 pub struct Session {
     db: Arc<Db>,
     namespace: String,
     transaction: Option<Transaction>,
+    timing: bool,
+    last_elapsed: Duration,
+    confirm: Option<Confirm>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("namespace", &self.namespace)
+            .field("in_transaction", &self.transaction.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -53,7 +69,42 @@ impl Session {
             db,
             namespace: DEFAULT_NAMESPACE.to_string(),
             transaction: None,
+            timing: false,
+            last_elapsed: Duration::ZERO,
+            confirm: None,
         }
+    }
+
+    /// The namespace statements run in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Switches namespace (refused inside a transaction).
+    pub fn use_namespace(&mut self, namespace: &str) -> Result<(), CommandError> {
+        self.refuse_in_transaction("use")?;
+        if namespace.is_empty() || namespace.len() > usize::from(u16::MAX) {
+            return Err(CommandError::BadArgument(
+                "a namespace name is 1 to 65535 bytes".into(),
+            ));
+        }
+        self.namespace = namespace.to_string();
+        Ok(())
+    }
+
+    /// Asks `confirm` before destructive commands (the REPL does; scripts do not).
+    pub fn set_confirm(&mut self, confirm: Confirm) {
+        self.confirm = Some(confirm);
+    }
+
+    /// True when `timing on` is in force.
+    pub fn timing(&self) -> bool {
+        self.timing
+    }
+
+    /// How long the last statement took.
+    pub fn last_elapsed(&self) -> Duration {
+        self.last_elapsed
     }
 
     /// The database this session works on.
@@ -73,13 +124,22 @@ impl Session {
 
     /// Executes one parsed statement whose source is `text`.
     pub fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
+        let started = Instant::now();
         let words = self.db.aliases().expand(statement.words.clone());
-        let command = command::build(&words).map_err(|e| StatementError {
-            offset: e.offset,
-            error: e.error,
-        })?;
-        let source = text.get(statement.span.clone()).unwrap_or_default();
-        Ok(self.run(command, source)?)
+        let name =
+            command::spec::lookup(&command::command_word(&words)).map_or("unknown", |s| s.name);
+        let result = command::build(&words)
+            .map_err(|e| StatementError {
+                offset: e.offset,
+                error: e.error,
+            })
+            .and_then(|command| {
+                let source = text.get(statement.span.clone()).unwrap_or_default();
+                Ok(self.run(command, source)?)
+            });
+        self.last_elapsed = started.elapsed();
+        self.db.stats().record(name, self.last_elapsed);
+        result
     }
 
     fn run(&mut self, command: Command, source: &str) -> Result<Reply, CommandError> {
@@ -124,6 +184,63 @@ impl Session {
             )),
             Command::ResetAlias => {
                 self.db.aliases().reset()?;
+                Ok(Reply::Ok)
+            }
+            Command::Use(namespace) => {
+                self.use_namespace(&namespace)?;
+                Ok(Reply::Ok)
+            }
+            Command::Namespaces => {
+                let mut listed: Vec<(String, Reply)> = self
+                    .db
+                    .engine()
+                    .namespace_stats()
+                    .into_iter()
+                    .filter(|ns| {
+                        ns.keys > 0 || ns.name == DEFAULT_NAMESPACE || ns.name == self.namespace
+                    })
+                    .map(|ns| (ns.name, Reply::Int(ns.keys as i64)))
+                    .collect();
+                for name in [DEFAULT_NAMESPACE, self.namespace.as_str()] {
+                    if !listed.iter().any(|(n, _)| n == name) {
+                        listed.push((name.to_string(), Reply::Int(0)));
+                    }
+                }
+                listed.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(Reply::Map(listed))
+            }
+            Command::DropNamespace(namespace) => {
+                self.refuse_in_transaction("dropns")?;
+                if let Some(confirm) = self.confirm.as_mut() {
+                    let keys = self
+                        .db
+                        .engine()
+                        .namespace_stats()
+                        .into_iter()
+                        .find(|ns| ns.name == namespace)
+                        .map_or(0, |ns| ns.keys);
+                    if !confirm(&format!(
+                        "Drop namespace '{namespace}' and its {keys} keys?"
+                    )) {
+                        return Ok(Reply::Text("not dropped".into()));
+                    }
+                }
+                let keys = self.db.engine().drop_namespace(&namespace)?;
+                Ok(Reply::Int(keys as i64))
+            }
+            Command::Stats { reset: false } => Ok(stats::report(&self.db)),
+            Command::Stats { reset: true } => {
+                self.db.stats().reset();
+                self.db.engine().reset_counters();
+                Ok(Reply::Ok)
+            }
+            Command::Timing(on) => {
+                self.timing = on;
+                Ok(Reply::Ok)
+            }
+            Command::ConfigGet(name) => config::get(&self.db, name.as_deref()),
+            Command::ConfigSet(name, value) => {
+                config::set(&self.db, &name, &value)?;
                 Ok(Reply::Ok)
             }
             Command::Save | Command::Compact => {

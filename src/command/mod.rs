@@ -46,6 +46,23 @@ pub enum Command {
     ShowAlias,
     /// Restore the default aliases.
     ResetAlias,
+    /// Switch namespace.
+    Use(String),
+    /// List namespaces.
+    Namespaces,
+    /// Drop a namespace.
+    DropNamespace(String),
+    /// Show statistics (false) or reset counters (true).
+    Stats {
+        /// Zero the counters instead.
+        reset: bool,
+    },
+    /// Turn per-statement timing on or off.
+    Timing(bool),
+    /// Show one or all settings.
+    ConfigGet(Option<String>),
+    /// Change a setting.
+    ConfigSet(String, String),
     /// Write snapshot.db now.
     Save,
     /// Compact the log (a snapshot that drops the records it covers).
@@ -129,6 +146,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// The single key the operation reads or writes, if it has exactly one.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Op::Put { key, .. } | Op::Incr { key, .. } | Op::Expire { key, .. } => Some(key),
+            Op::Get(key) | Op::Exists(key) | Op::Ttl(key) | Op::Persist(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// True when the operation may create a key (so it needs room under a limit).
+    pub fn may_add_key(&self) -> bool {
+        matches!(self, Op::Put { .. } | Op::Incr { .. })
+    }
+
     /// True when the operation may change the keyspace.
     pub fn writes(&self) -> bool {
         matches!(
@@ -302,6 +333,34 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
         "unalias" => Command::Unalias(text(0)?),
         "show-alias" => Command::ShowAlias,
         "reset-alias" => Command::ResetAlias,
+        "use" => Command::Use(text(0)?),
+        "namespaces" => Command::Namespaces,
+        "dropns" => Command::DropNamespace(text(0)?),
+        "stats" => match args.first() {
+            None => Command::Stats { reset: false },
+            Some(word) if word.bytes.eq_ignore_ascii_case(b"reset") => {
+                Command::Stats { reset: true }
+            }
+            Some(word) => {
+                return Err(BuildError::bad(word, "expected 'reset' or nothing".into()));
+            }
+        },
+        "timing" => match text(0)?.to_ascii_lowercase().as_str() {
+            "on" => Command::Timing(true),
+            "off" => Command::Timing(false),
+            other => {
+                return Err(BuildError::bad(
+                    &args[0],
+                    format!("expected on or off, found '{other}'"),
+                ));
+            }
+        },
+        "config" => match (text(0)?.to_ascii_lowercase().as_str(), args.len()) {
+            ("get", 1) => Command::ConfigGet(None),
+            ("get", 2) => Command::ConfigGet(Some(text(1)?)),
+            ("set", 3) => Command::ConfigSet(text(1)?, text(2)?),
+            _ => return Err(BuildError::at(first, arity(spec))),
+        },
         "save" => Command::Save,
         "compact" => Command::Compact,
         "backup" => Command::Backup(text(0)?),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// A command's answer. Front-ends only render these; they never compute them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// A write succeeded.
     Ok,
@@ -13,6 +13,8 @@ pub enum Reply {
     Value(Vec<u8>),
     /// A count or a number.
     Int(i64),
+    /// A measurement, such as a ratio or a latency.
+    Float(f64),
     /// A yes/no answer.
     Bool(bool),
     /// Keys or values.

@@ -16,19 +16,25 @@ pub enum Group {
     Aliases,
     /// Snapshots, backups and JSON files.
     Persistence,
+    /// Separate keyspaces.
+    Namespaces,
+    /// Statistics and settings.
+    Server,
     /// Running files, help and leaving.
     Shell,
 }
 
 impl Group {
     /// All groups in the order `help` lists them.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 9] = [
         Group::Keys,
         Group::Expiry,
         Group::Search,
+        Group::Namespaces,
         Group::Transactions,
         Group::Aliases,
         Group::Persistence,
+        Group::Server,
         Group::Shell,
     ];
 
@@ -41,6 +47,8 @@ impl Group {
             Group::Transactions => "Transactions",
             Group::Aliases => "Aliases",
             Group::Persistence => "Persistence",
+            Group::Namespaces => "Namespaces",
+            Group::Server => "Statistics and settings",
             Group::Shell => "Shell",
         }
     }
@@ -337,6 +345,66 @@ pub static COMMANDS: &[Spec] = &[
         "reset-alias",
         0,
         Some(0),
+        false,
+    ),
+    spec(
+        "use",
+        Group::Namespaces,
+        "<namespace>",
+        "Switch this session to a namespace (created on its first write); the default is 0.",
+        "use app1",
+        1,
+        Some(1),
+        false,
+    ),
+    spec(
+        "namespaces",
+        Group::Namespaces,
+        "",
+        "List the namespaces that hold keys, each with its key count.",
+        "namespaces",
+        0,
+        Some(0),
+        false,
+    ),
+    spec(
+        "dropns",
+        Group::Namespaces,
+        "<namespace>",
+        "Delete a namespace and all its keys (the REPL asks first); answers how many keys it held.",
+        "dropns app1",
+        1,
+        Some(1),
+        true,
+    ),
+    spec(
+        "stats",
+        Group::Server,
+        "[reset]",
+        "Keys, hits, misses, evictions, expirations, memory, ops/s, log and snapshot state, latency per command; 'reset' zeroes the counters.",
+        "stats",
+        0,
+        Some(1),
+        false,
+    ),
+    spec(
+        "timing",
+        Group::Server,
+        "on|off",
+        "Print the time each statement takes after its result.",
+        "timing on",
+        1,
+        Some(1),
+        false,
+    ),
+    spec(
+        "config",
+        Group::Server,
+        "get [name] | set <name> <value>",
+        "Show settings, or change max-keys, maxmemory or eviction at run time.",
+        "config set eviction allkeys-lru",
+        1,
+        Some(3),
         false,
     ),
     spec(

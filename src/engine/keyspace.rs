@@ -27,11 +27,39 @@ pub struct Keyspace {
     /// (deadline, key) for every key that has one, earliest first.
     deadlines: BTreeSet<(u64, Box<[u8]>)>,
     len: usize,
+    /// Estimated bytes held (keys, values and [`ENTRY_OVERHEAD`] each).
+    bytes: u64,
+    /// Counters shown by `stats`.
+    pub counters: Counters,
+}
+
+/// Bytes an entry costs beyond its key and value (map slot, allocations, bookkeeping):
+/// the estimate behind `maxmemory`.
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// An entry and when it was last used (a logical clock, finer than any wall clock).
+#[derive(Debug)]
+struct Slot {
+    entry: Entry,
+    last_used: u64,
+}
+
+/// Per-namespace counters for `stats`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+    /// Keys removed to make room.
+    pub evictions: u64,
+    /// Keys removed because their deadline passed.
+    pub expired: u64,
 }
 
 #[derive(Debug, Default)]
 struct Partition {
-    map: HashMap<Box<[u8]>, Entry>,
+    map: HashMap<Box<[u8]>, Slot>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
 }
@@ -42,11 +70,17 @@ impl Default for Keyspace {
             parts: (0..PARTITIONS).map(|_| Partition::default()).collect(),
             deadlines: BTreeSet::new(),
             len: 0,
+            bytes: 0,
+            counters: Counters::default(),
         }
     }
 }
 
 /// The partition a key lives in (FNV-1a; only spreads keys, the maps hash again).
+fn cost(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
+}
+
 fn partition_of(key: &[u8]) -> usize {
     let mut hash: u32 = 0x811c_9dc5;
     for &byte in key {
@@ -61,6 +95,88 @@ impl Keyspace {
         self.len
     }
 
+    /// Estimated bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Keys that have a deadline (expired ones not yet purged included).
+    pub fn expiring_len(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Marks a key as used at logical time `tick`.
+    pub fn touch_key(&mut self, key: &[u8], tick: u64) {
+        if let Some(slot) = self.parts[partition_of(key)].map.get_mut(key) {
+            slot.last_used = tick;
+        }
+    }
+
+    /// When a key was last used, if it exists.
+    pub fn last_used(&self, key: &[u8]) -> Option<u64> {
+        self.parts[partition_of(key)]
+            .map
+            .get(key)
+            .map(|s| s.last_used)
+    }
+
+    /// Up to `n` keys picked at random with their last use and deadline;
+    /// `pick()` supplies random numbers. Small keyspaces are returned whole, so
+    /// eviction is exact there.
+    pub fn sample(&self, n: usize, pick: &mut dyn FnMut() -> usize) -> Vec<Candidate> {
+        let candidate = |(key, slot): (&[u8], &Slot)| Candidate {
+            key: Box::from(key),
+            last_used: slot.last_used,
+            expires_at: slot.entry.expires_at,
+        };
+        if self.len <= EXACT_BELOW {
+            return self
+                .parts
+                .iter()
+                .flat_map(|p| p.map.iter().map(|(k, s)| candidate((k, s))))
+                .collect();
+        }
+        let mut out = Vec::with_capacity(n);
+        let mut tries = 0;
+        while out.len() < n && tries < n * 8 {
+            tries += 1;
+            let part = &self.parts[pick() % PARTITIONS];
+            if part.map.is_empty() {
+                continue;
+            }
+            if let Some((key, slot)) = part.map.iter().nth(pick() % part.map.len()) {
+                out.push(candidate((key, slot)));
+            }
+        }
+        out
+    }
+
+    /// The key with the earliest deadline.
+    pub fn soonest_deadline(&self) -> Option<Candidate> {
+        let (at, key) = self.deadlines.first()?;
+        Some(Candidate {
+            key: key.clone(),
+            last_used: self.last_used(key).unwrap_or(0),
+            expires_at: Some(*at),
+        })
+    }
+}
+
+/// Keyspaces at most this large are scanned whole when choosing what to evict.
+pub const EXACT_BELOW: usize = 64;
+
+/// A key considered for eviction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The key.
+    pub key: Box<[u8]>,
+    /// Its last use (logical time).
+    pub last_used: u64,
+    /// Its deadline.
+    pub expires_at: Option<u64>,
+}
+
+impl Keyspace {
     /// Marks every partition as needed by a snapshot.
     pub fn mark_pending(&mut self) {
         for part in &mut self.parts {
@@ -94,7 +210,10 @@ impl Keyspace {
     fn dump(&mut self, index: usize, namespace: &str, sink: &mut dyn PartitionSink) {
         let part = &mut self.parts[index];
         part.pending = false;
-        sink.dump(namespace, &mut part.map.iter().map(|(k, e)| (&**k, e)));
+        sink.dump(
+            namespace,
+            &mut part.map.iter().map(|(k, s)| (&**k, &s.entry)),
+        );
     }
 
     /// Prepares to change `key`: hands its partition to a running snapshot first.
@@ -127,8 +246,10 @@ impl Keyspace {
             }
             if let Some((_, key)) = self.deadlines.pop_first() {
                 let index = self.touch(&key, &mut snapshot);
-                if self.parts[index].map.remove(&key).is_some() {
+                if let Some(old) = self.parts[index].map.remove(&key) {
                     self.len -= 1;
+                    self.bytes -= cost(&key, &old.entry.value);
+                    self.counters.expired += 1;
                 }
                 removed += 1;
             }
@@ -140,6 +261,7 @@ impl Keyspace {
     pub fn apply_with(
         &mut self,
         mutation: Mutation,
+        tick: u64,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         match mutation {
@@ -149,19 +271,25 @@ impl Keyspace {
                 expires_at,
             } => {
                 let index = self.touch(&key, &mut snapshot);
+                let new_cost = cost(&key, &value);
                 let old_at = match self.parts[index].map.get_mut(&key) {
-                    Some(entry) => {
-                        entry.value = value;
-                        std::mem::replace(&mut entry.expires_at, expires_at)
+                    Some(slot) => {
+                        self.bytes = self.bytes - cost(&key, &slot.entry.value) + new_cost;
+                        slot.entry.value = value;
+                        slot.last_used = tick;
+                        std::mem::replace(&mut slot.entry.expires_at, expires_at)
                     }
                     None => {
                         if let Some(at) = expires_at {
                             self.deadlines.insert((at, key.clone()));
                         }
-                        self.parts[index]
-                            .map
-                            .insert(key, Entry { value, expires_at });
+                        let slot = Slot {
+                            entry: Entry { value, expires_at },
+                            last_used: tick,
+                        };
+                        self.parts[index].map.insert(key, slot);
                         self.len += 1;
+                        self.bytes += new_cost;
                         return;
                     }
                 };
@@ -176,7 +304,8 @@ impl Keyspace {
                 let index = self.touch(&key, &mut snapshot);
                 if let Some(old) = self.parts[index].map.remove(&key) {
                     self.len -= 1;
-                    self.forget_deadline(&key, old.expires_at);
+                    self.bytes -= cost(&key, &old.entry.value);
+                    self.forget_deadline(&key, old.entry.expires_at);
                 }
             }
             Mutation::Expire { key, at } => {
@@ -196,6 +325,7 @@ impl Keyspace {
                 }
                 self.deadlines.clear();
                 self.len = 0;
+                self.bytes = 0;
             }
         }
     }
@@ -207,10 +337,10 @@ impl Keyspace {
     }
 
     fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>) {
-        let Some(entry) = self.parts[index].map.get_mut(key) else {
+        let Some(slot) = self.parts[index].map.get_mut(key) else {
             return;
         };
-        let old = std::mem::replace(&mut entry.expires_at, at);
+        let old = std::mem::replace(&mut slot.entry.expires_at, at);
         if old != at {
             self.forget_deadline(key, old);
             if let Some(at) = at {
@@ -225,18 +355,19 @@ impl Store for Keyspace {
         self.parts[partition_of(key)]
             .map
             .get(key)
+            .map(|slot| &slot.entry)
             .filter(|entry| !entry.is_expired(now))
     }
 
     fn apply(&mut self, mutation: Mutation) {
-        self.apply_with(mutation, None);
+        self.apply_with(mutation, 0, None);
     }
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) {
         for part in &self.parts {
-            for (key, entry) in &part.map {
-                if !entry.is_expired(now) {
-                    f(key, entry);
+            for (key, slot) in &part.map {
+                if !slot.entry.is_expired(now) {
+                    f(key, &slot.entry);
                 }
             }
         }
@@ -287,12 +418,13 @@ mod tests {
         // Writers change keys while the snapshot is under way...
         for i in 0..5000 {
             if i % 3 == 0 {
-                ks.apply_with(put(&format!("k{i}"), "new"), Some(("0", &mut sink)));
+                ks.apply_with(put(&format!("k{i}"), "new"), 0, Some(("0", &mut sink)));
             }
         }
-        ks.apply_with(put("added", "new"), Some(("0", &mut sink)));
+        ks.apply_with(put("added", "new"), 0, Some(("0", &mut sink)));
         ks.apply_with(
             Mutation::Delete(Box::from(&b"k1"[..])),
+            0,
             Some(("0", &mut sink)),
         );
         // ...and the snapshot thread dumps whatever is left.
@@ -316,7 +448,7 @@ mod tests {
         }
         ks.mark_pending();
         let mut sink = Collect::default();
-        ks.apply_with(Mutation::Clear, Some(("0", &mut sink)));
+        ks.apply_with(Mutation::Clear, 0, Some(("0", &mut sink)));
         assert_eq!(sink.0.len(), 100);
         assert!(!ks.dump_next_pending("0", &mut sink));
         assert_eq!(ks.stored_len(), 0);

@@ -10,7 +10,7 @@ mod overlay;
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use keyspace::{Keyspace, PartitionSink};
+pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink};
 pub use overlay::Changes;
 use overlay::Overlay;
 use std::collections::BTreeMap;
@@ -102,6 +102,72 @@ impl Journal for NoJournal {
     }
 }
 
+/// What to do when a write needs room, as Redis's `maxmemory-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Eviction {
+    /// Refuse writes that need room.
+    #[default]
+    Noeviction,
+    /// Evict the least recently used key.
+    AllkeysLru,
+    /// Evict the least recently used key among those with a TTL.
+    VolatileLru,
+    /// Evict a random key.
+    AllkeysRandom,
+    /// Evict the key with the nearest deadline.
+    VolatileTtl,
+}
+
+impl Eviction {
+    /// Every policy, by name.
+    pub const ALL: [(&'static str, Eviction); 5] = [
+        ("noeviction", Eviction::Noeviction),
+        ("allkeys-lru", Eviction::AllkeysLru),
+        ("volatile-lru", Eviction::VolatileLru),
+        ("allkeys-random", Eviction::AllkeysRandom),
+        ("volatile-ttl", Eviction::VolatileTtl),
+    ];
+
+    /// The policy named `name` (as in Redis).
+    pub fn parse(name: &str) -> Result<Eviction, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, e)| *e)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "unknown eviction policy '{name}' (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// The policy's name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, e)| *e == self)
+            .map_or("noeviction", |(n, _)| n)
+    }
+}
+
+/// Capacity limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Most keys across namespaces.
+    pub max_keys: Option<u64>,
+    /// Most estimated bytes across namespaces.
+    pub maxmemory: Option<u64>,
+    /// What to evict when a limit is reached.
+    pub policy: Eviction,
+}
+
+/// Keys sampled per eviction, as Redis's `maxmemory-samples`.
+const EVICTION_SAMPLES: usize = 5;
+/// Best candidates kept between evictions, as Redis's eviction pool.
+const EVICTION_POOL: usize = 16;
+
 /// Every namespace, and the sink of a snapshot in progress.
 #[derive(Debug, Default)]
 struct Data {
@@ -109,6 +175,12 @@ struct Data {
     /// Read in place of a namespace that does not exist yet.
     empty: Keyspace,
     snapshot: Option<SnapshotSink>,
+    /// Logical clock: advances once per operation; orders key uses for LRU.
+    tick: u64,
+    limits: Limits,
+    /// Eviction candidates kept between evictions: (last use, namespace, key).
+    pool: Vec<(u64, String, Box<[u8]>)>,
+    rng: u64,
 }
 
 struct SnapshotSink(Box<dyn PartitionSink>);
@@ -124,12 +196,20 @@ impl Data {
         self.namespaces.get(namespace).unwrap_or(&self.empty)
     }
 
-    /// Applies a committed group to a namespace, creating it on first write.
-    fn apply(&mut self, namespace: &str, mutations: Vec<Mutation>) {
+    fn keyspace_mut(&mut self, namespace: &str) -> &mut Keyspace {
         if !self.namespaces.contains_key(namespace) {
             self.namespaces
                 .insert(namespace.to_string(), Keyspace::default());
         }
+        self.namespaces
+            .get_mut(namespace)
+            .expect("namespace was just inserted")
+    }
+
+    /// Applies a committed group to a namespace, creating it on first write.
+    fn apply(&mut self, namespace: &str, mutations: Vec<Mutation>) {
+        let tick = self.tick;
+        self.keyspace_mut(namespace);
         let Some(keyspace) = self.namespaces.get_mut(namespace) else {
             return;
         };
@@ -138,8 +218,107 @@ impl Data {
                 .snapshot
                 .as_mut()
                 .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
-            keyspace.apply_with(mutation, sink);
+            keyspace.apply_with(mutation, tick, sink);
         }
+    }
+
+    fn random(&mut self) -> usize {
+        // xorshift64: cheap and good enough to pick eviction samples.
+        let mut x = if self.rng == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            self.rng
+        };
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x as usize
+    }
+
+    fn total_keys(&self) -> u64 {
+        self.namespaces
+            .values()
+            .map(|k| k.stored_len() as u64)
+            .sum()
+    }
+
+    fn total_bytes(&self) -> u64 {
+        self.namespaces.values().map(Keyspace::bytes).sum()
+    }
+
+    /// `n` random numbers for sampling.
+    fn randoms(&mut self, n: usize) -> Vec<usize> {
+        (0..n).map(|_| self.random()).collect()
+    }
+
+    /// The key to evict under `policy`, if any qualifies.
+    fn choose_victim(&mut self, policy: Eviction) -> Option<(String, Box<[u8]>)> {
+        match policy {
+            Eviction::Noeviction => None,
+            Eviction::VolatileTtl => self
+                .namespaces
+                .iter()
+                .filter_map(|(name, ks)| ks.soonest_deadline().map(|c| (c, name)))
+                .min_by_key(|(c, _)| c.expires_at)
+                .map(|(c, name)| (name.clone(), c.key)),
+            Eviction::AllkeysRandom => {
+                let names: Vec<String> = self
+                    .namespaces
+                    .iter()
+                    .filter(|(_, ks)| ks.stored_len() > 0)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let name = names.get(self.random() % names.len().max(1))?.clone();
+                let randoms = self.randoms(16);
+                let mut next = randoms.into_iter().cycle();
+                let mut pick = move || next.next().unwrap_or(0);
+                let found = self.namespaces.get(&name)?.sample(1, &mut pick);
+                found.into_iter().next().map(|c| (name, c.key))
+            }
+            Eviction::AllkeysLru | Eviction::VolatileLru => {
+                self.choose_lru(policy == Eviction::VolatileLru)
+            }
+        }
+    }
+
+    /// Sampled LRU with a pool of the best candidates seen, as Redis does.
+    fn choose_lru(&mut self, volatile_only: bool) -> Option<(String, Box<[u8]>)> {
+        let total = self.total_keys().max(1);
+        let names: Vec<String> = self.namespaces.keys().cloned().collect();
+        let mut pool = std::mem::take(&mut self.pool);
+        for name in names {
+            let randoms = self.randoms(EVICTION_SAMPLES * 16);
+            let Some(ks) = self.namespaces.get(&name) else {
+                continue;
+            };
+            if ks.stored_len() == 0 {
+                continue;
+            }
+            let share = (EVICTION_SAMPLES as u64 * ks.stored_len() as u64).div_ceil(total);
+            let mut next = randoms.into_iter().cycle();
+            let mut pick = move || next.next().unwrap_or(0);
+            let sample = ks.sample(share.max(1) as usize, &mut pick);
+            pool.extend(
+                sample
+                    .into_iter()
+                    .filter(|c| !volatile_only || c.expires_at.is_some())
+                    .map(|c| (c.last_used, name.clone(), c.key)),
+            );
+        }
+        // Keep only candidates that still exist, unchanged since sampled.
+        pool.retain(|(used, name, key)| {
+            self.namespaces
+                .get(name)
+                .and_then(|ks| ks.last_used(key))
+                .is_some_and(|now| now == *used)
+        });
+        pool.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
+        pool.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+        let best = (!pool.is_empty()).then(|| pool.remove(0));
+        pool.truncate(EVICTION_POOL);
+        self.pool = pool;
+        best.map(|(_, name, key)| (name, key))
     }
 }
 
@@ -158,6 +337,21 @@ pub struct Engine {
     data: Mutex<Data>,
     clock: Arc<dyn Clock>,
     journal: Arc<dyn Journal>,
+}
+
+/// One namespace's figures for `stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceStats {
+    /// Its name.
+    pub name: String,
+    /// Live keys.
+    pub keys: u64,
+    /// Keys with a TTL.
+    pub expiring: u64,
+    /// Estimated bytes.
+    pub bytes: u64,
+    /// Hits, misses, evictions, expirations.
+    pub counters: Counters,
 }
 
 /// A key, value and deadline read back from a backup.
@@ -196,16 +390,120 @@ impl Engine {
     pub fn run(&self, namespace: &str, op: &Op) -> Result<Reply, CommandError> {
         let now = self.now();
         let mut data = self.lock();
+        data.tick += 1;
         if op.writes() {
             self.journal.writable()?;
+            let adds = op.key().is_some_and(|key| {
+                op.may_add_key() && data.keyspace(namespace).get(key, now).is_none()
+            });
+            self.make_room(&mut data, u64::from(adds), op.may_add_key())?;
         }
         let mut changes = Vec::new();
         let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
+        if let Some(key) = op.key() {
+            let tick = data.tick;
+            let keyspace = data.keyspace_mut(namespace);
+            match (op, &reply) {
+                (
+                    Op::Get(_) | Op::Exists(_) | Op::Ttl(_),
+                    Reply::Nil | Reply::Bool(false) | Reply::Int(-2),
+                ) => {
+                    keyspace.counters.misses += 1;
+                }
+                (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => keyspace.counters.hits += 1,
+                _ => {}
+            }
+            keyspace.touch_key(key, tick);
+        }
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
             data.apply(namespace, changes);
         }
         Ok(reply)
+    }
+
+    /// Evicts keys until `adding` new keys fit the limits (and, when the write
+    /// `grows`, until memory is under `maxmemory`). Each eviction is journaled
+    /// as a delete, so recovery agrees with what was served.
+    fn make_room(&self, data: &mut Data, adding: u64, grows: bool) -> Result<(), CommandError> {
+        let limits = data.limits;
+        loop {
+            let over_keys = limits
+                .max_keys
+                .is_some_and(|max| adding > 0 && data.total_keys() + adding > max);
+            let over_memory = limits
+                .maxmemory
+                .is_some_and(|max| grows && data.total_bytes() > max);
+            if !over_keys && !over_memory {
+                return Ok(());
+            }
+            let limit = if over_keys {
+                format!("max-keys {}", limits.max_keys.unwrap_or(0))
+            } else {
+                format!("maxmemory {} bytes", limits.maxmemory.unwrap_or(0))
+            };
+            let Some((namespace, key)) = data.choose_victim(limits.policy) else {
+                return Err(CommandError::OutOfMemory(format!(
+                    "{limit} reached and policy {} has no key to evict",
+                    limits.policy.name()
+                )));
+            };
+            let delete = vec![Mutation::Delete(key)];
+            self.journal.record(&namespace, &delete);
+            data.apply(&namespace, delete);
+            data.keyspace_mut(&namespace).counters.evictions += 1;
+        }
+    }
+
+    /// The capacity limits in force.
+    pub fn limits(&self) -> Limits {
+        self.lock().limits
+    }
+
+    /// Changes the capacity limits (taking effect at the next write).
+    pub fn set_limits(&self, limits: Limits) {
+        let mut data = self.lock();
+        data.limits = limits;
+        data.pool.clear();
+    }
+
+    /// Per-namespace figures: name, live keys, keys with a TTL, estimated bytes, counters.
+    pub fn namespace_stats(&self) -> Vec<NamespaceStats> {
+        let now = self.now();
+        let data = self.lock();
+        data.namespaces
+            .iter()
+            .map(|(name, ks)| NamespaceStats {
+                name: name.clone(),
+                keys: ks.live_len(now) as u64,
+                expiring: ks.expiring_len() as u64,
+                bytes: ks.bytes(),
+                counters: ks.counters,
+            })
+            .collect()
+    }
+
+    /// Zeroes the hit, miss, eviction and expiry counters.
+    pub fn reset_counters(&self) {
+        for keyspace in self.lock().namespaces.values_mut() {
+            keyspace.counters = Counters::default();
+        }
+    }
+
+    /// Drops a namespace: deletes all its keys (journaled as a clear) and
+    /// forgets it. Returns how many keys it held.
+    pub fn drop_namespace(&self, namespace: &str) -> Result<u64, CommandError> {
+        let now = self.now();
+        let mut data = self.lock();
+        let keys = data.keyspace(namespace).live_len(now) as u64;
+        if data.namespaces.contains_key(namespace) {
+            self.journal.writable()?;
+            let clear = vec![Mutation::Clear];
+            self.journal.record(namespace, &clear);
+            data.apply(namespace, clear);
+            data.namespaces.remove(namespace);
+        }
+        Ok(keys)
     }
 
     /// Runs one operation tentatively inside a transaction: it reads the live
@@ -228,8 +526,13 @@ impl Engine {
     pub fn run_atomic(&self, namespace: &str, ops: &[Op]) -> Result<Vec<Reply>, GroupFailure> {
         let now = self.now();
         let mut data = self.lock();
+        data.tick += 1;
         if ops.iter().any(Op::writes) {
             self.journal.writable().map_err(|e| (0, e))?;
+            // Room for every key the group might add (an upper bound).
+            let adds = ops.iter().filter(|op| op.may_add_key()).count() as u64;
+            self.make_room(&mut data, adds, adds > 0)
+                .map_err(|e| (0, e))?;
         }
         let mut changes = Changes::default();
         let mut overlay = Overlay::new(data.keyspace(namespace), &mut changes);

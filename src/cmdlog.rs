@@ -1,0 +1,600 @@
+//! The command log: one line per executed statement in `command.log` in the
+//! data directory, and the process's stderr diagnostics.
+//!
+//! A line looks like
+//!
+//! ```text
+//! 2026-11-22T05:20:31.123Z ns=0 ok 12us put session:1 <value hidden> 3600
+//! ```
+//!
+//! — an RFC 3339 UTC timestamp with milliseconds, the namespace, `ok` or
+//! `err: <message>` (the message rendered as a word, so it stays on one line),
+//! the run time in microseconds, and the statement's words as the command
+//! language would quote them, so a line can be pasted back. Values are secret
+//! by default and replaced by `<value hidden>` (or `<statements hidden>` for
+//! `batch -c`) unless [`LogSettings::log_values`] is set.
+//!
+//! [`CommandLog::record`] never touches the file: it formats the line and hands
+//! it to a `tracing_appender::non_blocking` worker thread, which writes it to a
+//! size-capped [`Rotating`] file (`command.log`, `command.log.1`, … up to
+//! [`LogSettings::keep`]). [`CommandLog::flush`] waits until every line recorded
+//! before it has been written, by counting lines in and out (see [`Progress`]).
+
+use crate::command::grammar::quote_word;
+use crate::command::spec;
+use chrono::{SecondsFormat, Utc};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::LevelFilter;
+
+/// The command log's file name inside the data directory.
+pub const FILE_NAME: &str = "command.log";
+
+/// What replaces a value argument when values are not logged.
+const VALUE_HIDDEN: &str = "<value hidden>";
+
+/// What replaces the statements of `batch -c` when values are not logged.
+const STATEMENTS_HIDDEN: &str = "<statements hidden>";
+
+/// Settings for the command log.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Write values (`put`'s value, `batch -c` statements, `find -v` patterns)
+    /// instead of hiding them; they may be secrets.
+    pub log_values: bool,
+    /// Rotate when a line would push `command.log` past this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept: `command.log.1` (newest) .. `command.log.N`.
+    pub keep: usize,
+}
+
+impl Default for LogSettings {
+    /// Values hidden, 16 MiB per file, three rotated files.
+    fn default() -> Self {
+        LogSettings {
+            log_values: false,
+            max_bytes: 16 * 1024 * 1024,
+            keep: 3,
+        }
+    }
+}
+
+/// The command log of one open database. Cheap to share (`&self` methods;
+/// `Send + Sync`). Dropping it writes out every line recorded.
+pub struct CommandLog {
+    writer: NonBlocking,
+    progress: Arc<Progress>,
+    log_values: bool,
+    /// Stops the worker thread when dropped, after [`Drop`] has flushed.
+    _guard: WorkerGuard,
+}
+
+impl std::fmt::Debug for CommandLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandLog")
+            .field("log_values", &self.log_values)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommandLog {
+    /// Opens (appending) `dir/command.log` with a background writer thread.
+    /// The directory must exist and be writable.
+    pub fn open(dir: &Path, settings: LogSettings) -> io::Result<CommandLog> {
+        let file = Rotating::open(dir, settings.max_bytes, settings.keep)?;
+        let progress = Arc::new(Progress::default());
+        let sink = Sink {
+            file,
+            progress: progress.clone(),
+            failing: false,
+        };
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("inmem-cmdlog")
+            .finish(sink);
+        Ok(CommandLog {
+            writer,
+            progress,
+            log_values: settings.log_values,
+            _guard: guard,
+        })
+    }
+
+    /// Logs one executed statement. `words` are the statement's words after
+    /// alias expansion (first = command word); `outcome` is `Ok(())` or
+    /// `Err(message)`; `elapsed` its run time. Does no file I/O: the line goes
+    /// to the background writer (it waits only when that writer is 128,000
+    /// lines behind).
+    pub fn record(
+        &self,
+        namespace: &str,
+        words: &[Vec<u8>],
+        outcome: Result<(), &str>,
+        elapsed: Duration,
+    ) {
+        let line = format_line(
+            &Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            namespace,
+            words,
+            outcome,
+            elapsed,
+            self.log_values,
+        );
+        // Count the line before sending it, so that `flush` never returns
+        // while a line recorded before it is still queued (see `Progress`).
+        self.progress.sent.fetch_add(1, Ordering::SeqCst);
+        // One `write` on `NonBlocking` is one message, and the worker hands
+        // each message to `Sink::write` whole: one line, never split.
+        if self.writer.clone().write_all(line.as_bytes()).is_err() {
+            // The worker is gone; nothing will count this line out.
+            self.progress.done();
+        }
+    }
+
+    /// Writes out everything recorded so far: when it returns, every line
+    /// whose `record` returned before this call is in the file (written to
+    /// the operating system, not fsynced).
+    pub fn flush(&self) {
+        let target = self.progress.sent.load(Ordering::SeqCst);
+        self.progress.wait_for(target);
+    }
+}
+
+impl Drop for CommandLog {
+    fn drop(&mut self) {
+        // The guard's own drop waits at most about a second for the worker;
+        // flushing first makes the tail certain, then the guard stops an idle
+        // worker.
+        self.flush();
+    }
+}
+
+/// Lines counted in by `record` and out by the worker.
+///
+/// `flush` reads `sent` (N) and waits until N lines have been written. That
+/// covers every line recorded before it: the channel is first-in first-out,
+/// and each line is counted before it is sent, so every line queued ahead of
+/// one recorded before `flush` was counted in N too — N lines written must
+/// include it. `closed` is set when the worker drops its sink (it stopped or
+/// panicked), so `flush` cannot wait forever on a dead worker.
+#[derive(Debug, Default)]
+struct Progress {
+    sent: AtomicU64,
+    state: Mutex<Written>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Written {
+    lines: u64,
+    closed: bool,
+}
+
+impl Progress {
+    fn lock(&self) -> MutexGuard<'_, Written> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One more line is written (or given up on).
+    fn done(&self) {
+        self.lock().lines += 1;
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until `target` lines are written or the worker is gone.
+    fn wait_for(&self, target: u64) {
+        let state = self.lock();
+        let _state = self
+            .changed
+            .wait_while(state, |w| w.lines < target && !w.closed)
+            .unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// What the worker thread writes to: the rotating file, counting lines out.
+struct Sink {
+    file: Rotating,
+    progress: Arc<Progress>,
+    /// Whether the last write failed, so a failure is reported once, not per line.
+    failing: bool,
+}
+
+impl Write for Sink {
+    /// Writes one whole line. A failure is reported on diagnostics and the
+    /// line dropped; the worker is told it succeeded, so it carries on.
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        match self.file.write_line(line) {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::warn!(path = %self.file.path(0).display(), "command log is written again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(
+                    path = %self.file.path(0).display(),
+                    error = %e,
+                    "cannot write the command log; lines are dropped until it works again"
+                );
+            }
+            Err(_) => {}
+        }
+        self.progress.done();
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.progress.close();
+    }
+}
+
+/// `command.log` capped at `max_bytes`, rotated to `command.log.1` ..
+/// `command.log.<keep>`. Each `write_line` is one line; a line is never split
+/// across files, and one longer than `max_bytes` goes alone into a fresh file.
+#[derive(Debug)]
+struct Rotating {
+    dir: PathBuf,
+    max_bytes: u64,
+    keep: usize,
+    file: File,
+    /// Bytes in `command.log`.
+    size: u64,
+}
+
+impl Rotating {
+    fn open(dir: &Path, max_bytes: u64, keep: usize) -> io::Result<Rotating> {
+        let path = dir.join(FILE_NAME);
+        let file = open_append(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Rotating {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            keep,
+            file,
+            size,
+        })
+    }
+
+    /// `command.log` for 0, else `command.log.<n>`.
+    fn path(&self, n: usize) -> PathBuf {
+        if n == 0 {
+            self.dir.join(FILE_NAME)
+        } else {
+            self.dir.join(format!("{FILE_NAME}.{n}"))
+        }
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let len = line.len() as u64;
+        if self.size > 0 && self.size.saturating_add(len) > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.size += len;
+        Ok(())
+    }
+
+    /// Shifts `.k` to `.k+1` (dropping the oldest), `command.log` to `.1`, and
+    /// starts an empty `command.log`. On failure the current file is kept, and
+    /// the next line tries again.
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.keep == 0 {
+            remove_if_present(&self.path(0))?;
+        } else {
+            remove_if_present(&self.path(self.keep))?;
+            for k in (1..self.keep).rev() {
+                rename_if_present(&self.path(k), &self.path(k + 1))?;
+            }
+            std::fs::rename(self.path(0), self.path(1))?;
+        }
+        self.file = open_append(&self.path(0))?;
+        self.size = self.file.metadata()?.len();
+        tracing::debug!(path = %self.path(0).display(), "command log rotated");
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
+    match std::fs::rename(from, to) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// One log line, ending in a newline.
+fn format_line(
+    timestamp: &str,
+    namespace: &str,
+    words: &[Vec<u8>],
+    outcome: Result<(), &str>,
+    elapsed: Duration,
+    log_values: bool,
+) -> String {
+    let mut line = format!("{timestamp} ns={}", quote_word(namespace.as_bytes()));
+    match outcome {
+        Ok(()) => line.push_str(" ok"),
+        Err(message) => {
+            line.push_str(" err: ");
+            line.push_str(&quote_word(message.as_bytes()));
+        }
+    }
+    line.push_str(&format!(" {}us", elapsed.as_micros()));
+    for word in render_words(words, log_values) {
+        line.push(' ');
+        line.push_str(&word);
+    }
+    line.push('\n');
+    line
+}
+
+/// The words as logged: quoted, with values hidden unless `log_values`.
+fn render_words(words: &[Vec<u8>], log_values: bool) -> Vec<String> {
+    let hidden = if log_values { None } else { hidden_from(words) };
+    let mut out = Vec::with_capacity(words.len());
+    for (i, word) in words.iter().enumerate() {
+        match hidden {
+            Some(Hide::Value(at)) if at == i => out.push(VALUE_HIDDEN.to_owned()),
+            Some(Hide::Statements(from)) if i >= from => {
+                if i == from {
+                    out.push(STATEMENTS_HIDDEN.to_owned());
+                }
+            }
+            _ => out.push(quote_word(word)),
+        }
+    }
+    out
+}
+
+/// Which words of a statement may hold a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hide {
+    /// The word at this index.
+    Value(usize),
+    /// Every word from this index on, shown as one marker.
+    Statements(usize),
+}
+
+/// Where the secret words are, erring on the side of hiding when a statement
+/// is malformed (it may still hold a value where a flag was expected).
+fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
+    let name = std::str::from_utf8(words.first()?).ok()?;
+    let arg = |i: usize| words.get(i).map(Vec::as_slice);
+    match spec::lookup(name)?.name {
+        // put <key> <value> [ttl | px <ms> | ex <s>]
+        "put" => (words.len() > 2).then_some(Hide::Value(2)),
+        // batch -c "<statements>" | -f <file>
+        "batch" => match arg(1)? {
+            b"-f" | b"--file" => None,
+            b"-c" | b"--cmd" => (words.len() > 2).then_some(Hide::Statements(2)),
+            _ => Some(Hide::Statements(1)),
+        },
+        // find -k|-v [-l|-r] <pattern>: the pattern is shown only when the
+        // flags certainly search keys.
+        "find" => {
+            let (_, flags) = words[1..].split_last()?;
+            let keys = flags
+                .iter()
+                .any(|f| matches!(f.as_slice(), b"-k" | b"--key"));
+            let only_key_flags = flags.iter().all(|f| {
+                matches!(
+                    f.as_slice(),
+                    b"-k" | b"--key" | b"-l" | b"--like" | b"-r" | b"--regex"
+                )
+            });
+            (!(keys && only_key_flags)).then_some(Hide::Value(words.len() - 1))
+        }
+        _ => None,
+    }
+}
+
+/// Installs stderr diagnostics at `level` ("error", "warn", "info", "debug",
+/// "trace", or "off", any case) for the whole process; returns an error
+/// message for an unknown level. A second call leaves the first in place.
+pub fn init_diagnostics(level: &str) -> Result<(), String> {
+    let filter = parse_level(level)?;
+    // `try_init` fails only when a subscriber is already installed: keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(filter)
+        .try_init();
+    Ok(())
+}
+
+fn parse_level(level: &str) -> Result<LevelFilter, String> {
+    Ok(match level.trim().to_ascii_lowercase().as_str() {
+        "off" => LevelFilter::OFF,
+        "error" => LevelFilter::ERROR,
+        "warn" => LevelFilter::WARN,
+        "info" => LevelFilter::INFO,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => {
+            return Err(format!(
+                "unknown log level '{level}' (expected error, warn, info, debug, trace or off)"
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(list: &[&[u8]]) -> Vec<Vec<u8>> {
+        list.iter().map(|w| w.to_vec()).collect()
+    }
+
+    fn rendered(list: &[&[u8]], log_values: bool) -> String {
+        render_words(&words(list), log_values).join(" ")
+    }
+
+    #[test]
+    fn line_has_timestamp_namespace_outcome_elapsed_and_words() {
+        let line = format_line(
+            "2026-11-22T05:20:31.123Z",
+            "0",
+            &words(&[b"put", b"session:1", b"alice", b"3600"]),
+            Ok(()),
+            Duration::from_micros(12),
+            false,
+        );
+        assert_eq!(
+            line,
+            "2026-11-22T05:20:31.123Z ns=0 ok 12us put session:1 <value hidden> 3600\n"
+        );
+        let line = format_line(
+            "T",
+            "7",
+            &words(&[b"incr", b"k"]),
+            Err("not an integer\nreally"),
+            Duration::from_millis(2),
+            false,
+        );
+        assert_eq!(
+            line,
+            "T ns=7 err: \"not an integer\\nreally\" 2000us incr k\n"
+        );
+    }
+
+    #[test]
+    fn put_hides_only_the_value_and_keeps_case_insensitive_names() {
+        assert_eq!(
+            rendered(&[b"PUT", b"k", b"v", b"px", b"10"], false),
+            "PUT k <value hidden> px 10"
+        );
+        assert_eq!(rendered(&[b"put", b"k"], false), "put k");
+        assert_eq!(rendered(&[b"put", b"k", b"v"], true), "put k v");
+    }
+
+    #[test]
+    fn batch_hides_inline_statements_but_not_files() {
+        assert_eq!(
+            rendered(&[b"batch", b"-c", b"put a 1; get a"], false),
+            "batch -c <statements hidden>"
+        );
+        assert_eq!(
+            rendered(&[b"batch", b"--cmd", b"put a 1"], true),
+            "batch --cmd \"put a 1\""
+        );
+        assert_eq!(
+            rendered(&[b"batch", b"-f", b"x.txt"], false),
+            "batch -f x.txt"
+        );
+        // Malformed: the statements may sit where the flag belongs.
+        assert_eq!(
+            rendered(&[b"batch", b"put a secret"], false),
+            "batch <statements hidden>"
+        );
+    }
+
+    #[test]
+    fn find_hides_value_patterns_only() {
+        assert_eq!(
+            rendered(&[b"find", b"-v", b"-l", b"s3cr*"], false),
+            "find -v -l <value hidden>"
+        );
+        assert_eq!(
+            rendered(&[b"find", b"-k", b"-r", b"^user:"], false),
+            "find -k -r ^user:"
+        );
+        assert_eq!(
+            rendered(&[b"find", b"-x", b"p"], false),
+            "find -x <value hidden>"
+        );
+        assert_eq!(rendered(&[b"find", b"-v", b"p"], true), "find -v p");
+    }
+
+    #[test]
+    fn other_commands_keep_every_word() {
+        assert_eq!(
+            rendered(&[b"alias", b"s", b"put", b"a", b"1"], false),
+            "alias s put a 1"
+        );
+        assert_eq!(
+            rendered(&[b"export", b"dump.json"], false),
+            "export dump.json"
+        );
+        assert_eq!(
+            rendered(&[b"get", b"a b", b"\xff"], false),
+            "get \"a b\" \"\\xff\""
+        );
+        assert_eq!(rendered(&[b"\xff", b"x"], false), "\"\\xff\" x");
+        assert_eq!(rendered(&[], false), "");
+    }
+
+    #[test]
+    fn levels_parse_and_unknown_ones_are_refused() {
+        assert_eq!(parse_level("Warn"), Ok(LevelFilter::WARN));
+        assert_eq!(parse_level("off"), Ok(LevelFilter::OFF));
+        assert!(parse_level("loud").unwrap_err().contains("loud"));
+        assert!(init_diagnostics("loud").is_err());
+        assert!(init_diagnostics("error").is_ok());
+        assert!(
+            init_diagnostics("debug").is_ok(),
+            "a second call is harmless"
+        );
+    }
+
+    #[test]
+    fn rotation_with_keep_zero_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = Rotating::open(dir.path(), 10, 0).unwrap();
+        file.write_line(b"12345678\n").unwrap();
+        file.write_line(b"abcdefgh\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
+            "abcdefgh\n"
+        );
+        assert!(!dir.path().join("command.log.1").exists());
+    }
+
+    #[test]
+    fn open_appends_and_counts_the_existing_size() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "old line\n").unwrap();
+        let mut file = Rotating::open(dir.path(), 13, 2).unwrap();
+        file.write_line(b"new\n").unwrap();
+        file.write_line(b"next\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("command.log.1")).unwrap(),
+            "old line\nnew\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
+            "next\n"
+        );
+    }
+
+    #[test]
+    fn command_log_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<CommandLog>();
+    }
+}
