@@ -112,8 +112,8 @@ fn unclosed_quote_continues_on_the_next_line() {
         .assert()
         .code(1)
         .stdout("OK\n")
-        .stderr(predicate::str::starts_with(
-            "line 2, column 7: unclosed double quote",
+        .stderr(predicate::str::contains(
+            "\nline 2, column 7: unclosed double quote",
         ));
 }
 
@@ -337,4 +337,74 @@ fn closed_stdout_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.code().is_some(), "exited, not killed by SIGPIPE");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn namespace_option_timing_and_stats_in_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args([
+            "--namespace",
+            "app1",
+            "--json",
+            "-c",
+            "put a 1; namespaces; timing on; get a",
+        ])
+        .assert()
+        .success()
+        .stdout("\"OK\"\n{\"0\":0,\"app1\":1}\n\"OK\"\n\"1\"\n")
+        // `timing on` itself is timed, then `get a`.
+        .stderr(predicate::str::is_match(r"^(\(run time: \d+\.\d{3} ms\)\n){2}$").unwrap());
+    inmem(&dir)
+        .args(["-c", "keys; use app1; keys"])
+        .assert()
+        .success()
+        .stdout("(empty list)\nOK\na\n");
+    let out = inmem(&dir)
+        .args(["--json", "-c", "stats"])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "keys",
+        "persistent_keys",
+        "expiring_keys",
+        "hits",
+        "misses",
+        "evictions",
+        "expired",
+        "latency_us",
+    ] {
+        assert!(stats.get(field).is_some(), "stats lacks {field}: {stats}");
+    }
+    assert_eq!(stats["namespaces"]["app1"]["keys"], 1);
+}
+
+#[test]
+fn capacity_options_limit_the_keyspace() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args([
+            "--max-keys",
+            "2",
+            "--eviction",
+            "allkeys-lru",
+            "-c",
+            "put a 1; put b 1; get a; put c 1; keys",
+        ])
+        .assert()
+        .success()
+        .stdout("OK\nOK\n1\nOK\na\nc\n");
+    inmem(&dir)
+        .args(["--max-keys", "2", "-c", "put d 1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::ends_with(
+            "\nline 1: out of memory: max-keys 2 reached and policy noeviction has no key to evict\n",
+        ));
+    inmem(&dir)
+        .args(["--eviction", "lru"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown eviction policy 'lru'"));
 }

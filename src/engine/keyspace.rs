@@ -137,13 +137,19 @@ impl Keyspace {
                 .collect();
         }
         let mut out = Vec::with_capacity(n);
-        let mut tries = 0;
-        while out.len() < n && tries < n * 8 {
-            tries += 1;
-            let part = &self.parts[pick() % PARTITIONS];
-            if part.map.is_empty() {
-                continue;
-            }
+        if self.len == 0 {
+            return out;
+        }
+        for _ in 0..n {
+            // Walk from a random partition to the next non-empty one, so sparse
+            // keyspaces are sampled as reliably as dense ones.
+            let start = pick() % PARTITIONS;
+            let Some(part) = (0..PARTITIONS)
+                .map(|i| &self.parts[(start + i) % PARTITIONS])
+                .find(|p| !p.map.is_empty())
+            else {
+                break;
+            };
             if let Some((key, slot)) = part.map.iter().nth(pick() % part.map.len()) {
                 out.push(candidate((key, slot)));
             }
