@@ -1,5 +1,5 @@
-//! `config get` and `config set`: the settings a running database shows and
-//! the capacity limits it can change without a restart.
+//! `config get` and `config set`: the settings a running database shows, and
+//! the ones it can change without a restart (capacity limits, latency tracking).
 
 use crate::Db;
 use crate::command::Reply;
@@ -7,10 +7,11 @@ use crate::engine::Eviction;
 use crate::error::CommandError;
 
 /// Names `config` knows, in the order `config get` lists them.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "max-keys",
     "maxmemory",
     "eviction",
+    "latency-tracking",
     "appendfsync",
     "snapshot-interval",
     "compact-threshold",
@@ -24,6 +25,12 @@ fn value(db: &Db, name: &str) -> Option<String> {
         "max-keys" => or_unlimited(limits.max_keys),
         "maxmemory" => or_unlimited(limits.maxmemory),
         "eviction" => limits.policy.name().to_string(),
+        "latency-tracking" => if db.stats().latency_tracking() {
+            "yes"
+        } else {
+            "no"
+        }
+        .to_string(),
         "appendfsync" => format!("{:?}", persistence.fsync).to_ascii_lowercase(),
         "snapshot-interval" => persistence.snapshot_interval.as_secs().to_string(),
         "compact-threshold" => persistence.compact_threshold.to_string(),
@@ -46,7 +53,7 @@ pub fn get(db: &Db, name: Option<&str>) -> Result<Reply, CommandError> {
     Ok(Reply::Map(out))
 }
 
-/// Changes max-keys, maxmemory (0 = no limit) or eviction.
+/// Changes max-keys, maxmemory (0 = no limit), eviction or latency-tracking.
 pub fn set(db: &Db, name: &str, value: &str) -> Result<(), CommandError> {
     let mut limits = db.engine().limits();
     let number = || {
@@ -58,6 +65,15 @@ pub fn set(db: &Db, name: &str, value: &str) -> Result<(), CommandError> {
         "max-keys" => limits.max_keys = Some(number()?).filter(|n| *n > 0),
         "maxmemory" => limits.maxmemory = Some(number()?).filter(|n| *n > 0),
         "eviction" => limits.policy = Eviction::parse(value).map_err(CommandError::BadArgument)?,
+        "latency-tracking" => match value.to_ascii_lowercase().as_str() {
+            "yes" | "on" => db.stats().set_latency_tracking(true),
+            "no" | "off" => db.stats().set_latency_tracking(false),
+            _ => {
+                return Err(CommandError::BadArgument(format!(
+                    "latency-tracking takes yes or no, found '{value}'"
+                )));
+            }
+        },
         other if NAMES.contains(&other) => {
             return Err(CommandError::BadArgument(format!(
                 "{other} is set at start-up (see inmem --help)"

@@ -3,6 +3,7 @@
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Slowest latency a histogram tracks exactly (longer ones are clamped).
@@ -38,6 +39,8 @@ struct Tracking {
 pub struct Stats {
     started: Instant,
     tracking: Mutex<Tracking>,
+    /// Per-command latency histograms are kept only while this is set.
+    latency_tracking: AtomicBool,
 }
 
 impl Default for Stats {
@@ -51,6 +54,7 @@ impl Default for Stats {
                 this_second: 0,
                 last_second: 0,
             }),
+            latency_tracking: AtomicBool::new(true),
         }
     }
 }
@@ -70,11 +74,24 @@ impl Stats {
         t.ops += 1;
         roll(&mut t, now_second);
         t.this_second += 1;
+        if !self.latency_tracking.load(Ordering::Relaxed) {
+            return;
+        }
         let histogram = t.latency.entry(command).or_insert_with(|| {
             Histogram::new_with_bounds(1, MAX_TRACKED_NS, 2).expect("valid histogram bounds")
         });
         // Clamped into the histogram's range above, so recording cannot fail.
         let _ = histogram.record(nanos);
+    }
+
+    /// Turns per-command latency histograms on or off (`config set latency-tracking`).
+    pub fn set_latency_tracking(&self, on: bool) {
+        self.latency_tracking.store(on, Ordering::Relaxed);
+    }
+
+    /// True while latency histograms are kept.
+    pub fn latency_tracking(&self) -> bool {
+        self.latency_tracking.load(Ordering::Relaxed)
     }
 
     /// Statements executed since start (or the last reset).

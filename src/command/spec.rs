@@ -401,7 +401,7 @@ pub static COMMANDS: &[Spec] = &[
         "config",
         Group::Server,
         "get [name] | set <name> <value>",
-        "Show settings, or change max-keys, maxmemory or eviction at run time.",
+        "Show settings, or change max-keys, maxmemory, eviction or latency-tracking at run time.",
         "config set eviction allkeys-lru",
         1,
         Some(3),

@@ -143,6 +143,11 @@ impl Eviction {
             })
     }
 
+    /// True for the policies that evict by last use.
+    pub fn uses_recency(self) -> bool {
+        matches!(self, Eviction::AllkeysLru | Eviction::VolatileLru)
+    }
+
     /// The policy's name.
     pub fn name(self) -> &'static str {
         Self::ALL
@@ -402,6 +407,8 @@ impl Engine {
         let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
         if let Some(key) = op.key() {
             let tick = data.tick;
+            // Recency only matters to LRU policies; others skip the bookkeeping.
+            let track_recency = data.limits.policy.uses_recency();
             let keyspace = data.keyspace_mut(namespace);
             match (op, &reply) {
                 (
@@ -413,7 +420,9 @@ impl Engine {
                 (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => keyspace.counters.hits += 1,
                 _ => {}
             }
-            keyspace.touch_key(key, tick);
+            if track_recency {
+                keyspace.touch_key(key, tick);
+            }
         }
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);

@@ -185,7 +185,17 @@ impl DiskFile for SimFile {
             return Err(injected("sync"));
         }
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let mut real = OpenOptions::new().append(true).open(&file.path)?;
+        let mut real = match OpenOptions::new().append(true).open(&file.path) {
+            Ok(real) => real,
+            // Deleted while open (a log segment trimmed by a snapshot): a real
+            // fsync of the open descriptor succeeds, and the bytes go nowhere.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                file.synced_len += file.pending.len() as u64;
+                file.pending.clear();
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         real.write_all(&file.pending)?;
         real.sync_data()?;
         file.synced_len += file.pending.len() as u64;
@@ -224,11 +234,19 @@ impl Disk for SimDisk {
             pending: Vec::new(),
             synced_len: 0,
         }));
-        self.state
-            .files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(file.clone());
+        let mut files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());
+        // Creating truncates: unsynced bytes of an earlier file at this path
+        // (a segment whose header write failed, then retried) are gone, and
+        // must not reappear at a power cut.
+        files.retain(|f| {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            if f.path == path {
+                f.pending.clear();
+            }
+            f.path != path
+        });
+        files.push(file.clone());
+        drop(files);
         Ok(Box::new(SimFile {
             file,
             state: self.state.clone(),
@@ -254,6 +272,27 @@ mod tests {
         f.write_all(b"after").unwrap();
         f.sync().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"durablelost");
+    }
+
+    #[test]
+    fn deleted_and_recreated_files_behave_as_on_a_real_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let disk = SimDisk::new();
+        // fsync of a file deleted while open succeeds.
+        let mut f = disk.create(&path).unwrap();
+        f.write_all(b"trimmed").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f.sync().unwrap();
+        // Re-creating truncates: the first attempt's unsynced bytes never come back.
+        let mut f = disk.create(&path).unwrap();
+        f.write_all(b"stale").unwrap();
+        drop(f);
+        let mut g = disk.create(&path).unwrap();
+        g.write_all(b"new").unwrap();
+        g.sync().unwrap();
+        disk.cut_power(100).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
     }
 
     #[test]

@@ -191,7 +191,9 @@ impl AppendLog {
             }
         }
         io.written_seq = io.written_seq.max(last_seq);
-        if self.policy == Fsync::No {
+        // Under `no` only an explicit request (close, exit) fsyncs; the barrier
+        // and the background tick never ask.
+        if self.policy == Fsync::No && !sync {
             io.good_len += io.unsynced.len() as u64;
             io.unsynced.clear();
         } else if sync && io.synced_seq < io.written_seq {

@@ -86,9 +86,25 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
         }
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        // A crash can leave the end of a file zero-filled (its length was
+        // saved, its last blocks were not): that is a torn tail too, and no
+        // record is made of zeros.
+        if len == 0 && rest.iter().all(|&b| b == 0) {
+            return End::Torn(pos as u64, "zero-filled tail".into());
+        }
         let end = FRAME_HEADER.saturating_add(len);
         if end > rest.len() {
-            return End::Torn(pos as u64, format!("record of {len} bytes is cut short"));
+            // A damaged length field also seems to run past the end.
+            return if next_record_follows(rest) {
+                End::Damaged(
+                    pos as u64,
+                    format!(
+                        "record length {len} runs past the end of the file, yet the next record follows it (damaged length)"
+                    ),
+                )
+            } else {
+                End::Torn(pos as u64, format!("record of {len} bytes is cut short"))
+            };
         }
         let payload = &rest[FRAME_HEADER..end];
         if crc32fast::hash(payload) != crc {
@@ -109,6 +125,35 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
         pos += end;
     }
     End::Clean
+}
+
+/// For a record at the start of `rest` that claims more bytes than are left:
+/// true when the record after it is there anyway, complete, with a good
+/// checksum and the next sequence number. Then its length field is damaged;
+/// a torn last write has nothing after it.
+fn next_record_follows(rest: &[u8]) -> bool {
+    let Some(seq) = rest
+        .get(FRAME_HEADER..FRAME_HEADER + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    let next = u64::from_le_bytes(seq).wrapping_add(1).to_le_bytes();
+    (1..rest.len()).any(|at| {
+        let Some(head) = rest.get(at..at + FRAME_HEADER + 8) else {
+            return false;
+        };
+        if head[FRAME_HEADER..] != next {
+            return false;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let start = at + FRAME_HEADER;
+        rest.get(start..start.saturating_add(len))
+            .is_some_and(|payload| {
+                crc32fast::hash(payload) == crc && decode_record(payload).is_ok()
+            })
+    })
 }
 
 fn decode_record(payload: &[u8]) -> Result<Record, super::codec::DecodeError> {
@@ -168,16 +213,21 @@ pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corr
     if snapshot_path.exists() {
         let bytes = read_file(&snapshot_path)?;
         let header = snapshot::read(&bytes, &mut |(namespace, entries)| {
+            // Expired entries are loaded too: a log record after the snapshot
+            // may have moved or removed their deadline in time (`persist`,
+            // `expire`). Whatever is still expired after replay is purged below.
+            report.snapshot_keys += entries
+                .iter()
+                .filter(|(_, _, at)| at.is_none_or(|at| at > now))
+                .count() as u64;
             let mutations: Vec<Mutation> = entries
                 .into_iter()
-                .filter(|(_, _, at)| at.is_none_or(|at| at > now))
                 .map(|(key, value, expires_at)| Mutation::Put {
                     key: key.into(),
                     value: value.into(),
                     expires_at,
                 })
                 .collect();
-            report.snapshot_keys += mutations.len() as u64;
             engine.restore_group(&namespace, mutations);
         })
         .map_err(|d: Damage| corruption(&snapshot_path, d.offset, d.reason))?;
@@ -363,14 +413,31 @@ pub fn repair(dir: &Path) -> std::io::Result<Vec<String>> {
                         copy.display()
                     ));
                 }
-                _ => {
-                    std::fs::remove_file(&path)?;
-                    actions.push(format!(
-                        "{}: unreadable header ({reason}); removed, copy in {}",
-                        path.display(),
-                        copy.display()
-                    ));
-                }
+                _ => match first_log_seq(dir) {
+                    // Without the snapshot, start-up would refuse the log after
+                    // it for a sequence gap: an empty snapshot covering what
+                    // came before lets those records replay.
+                    Some(first) if first > 1 => {
+                        let created_ms = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64);
+                        fsutil::write_atomic(&path, &snapshot::empty(created_ms, first - 1))?;
+                        actions.push(format!(
+                            "{}: unreadable header ({reason}); its keys are lost, replaced by an empty snapshot covering records up to {} so the log after it replays; copy in {}",
+                            path.display(),
+                            first - 1,
+                            copy.display()
+                        ));
+                    }
+                    _ => {
+                        std::fs::remove_file(&path)?;
+                        actions.push(format!(
+                            "{}: unreadable header ({reason}); removed, copy in {}",
+                            path.display(),
+                            copy.display()
+                        ));
+                    }
+                },
             }
         } else {
             let dropped = bytes.len() as u64 - offset;
@@ -384,6 +451,22 @@ pub fn repair(dir: &Path) -> std::io::Result<Vec<String>> {
         }
     }
     Ok(actions)
+}
+
+/// The sequence number of the first readable log record in `dir`.
+fn first_log_seq(dir: &Path) -> Option<u64> {
+    for (_, path) in segments(dir).ok()? {
+        let bytes = std::fs::read(&path).ok()?;
+        let mut first = None;
+        scan_segment(&bytes, &mut |_, record| {
+            first = Some(record.seq);
+            Err(String::new()) // found: stop reading
+        });
+        if first.is_some() {
+            return first;
+        }
+    }
+    None
 }
 
 /// The path of segment `n` in `dir`.

@@ -151,7 +151,7 @@ pub fn write(
     let start = engine
         .begin_snapshot(Box::new(ChunkSink(queue.clone())))
         .ok_or("a snapshot is already being written")?;
-    let dir = target.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(target);
     let temp = temp_path(dir);
     let result = write_temp(engine, disk, &temp, start, &queue);
     engine.end_snapshot();
@@ -220,7 +220,7 @@ fn write_temp(
 /// Installs a validated snapshot file's content as `target`, relabelled to cover `seq`.
 pub fn install(bytes: &[u8], seq: u64, disk: &dyn Disk, target: &Path) -> Result<(), String> {
     let old = read_header(bytes).map_err(|d| d.reason)?;
-    let dir = target.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(target);
     let temp = temp_path(dir);
     let result = (|| {
         let mut file = disk.create(&temp)?;
@@ -234,6 +234,14 @@ pub fn install(bytes: &[u8], seq: u64, disk: &dyn Disk, target: &Path) -> Result
         let _ = std::fs::remove_file(&temp);
         format!("cannot install snapshot {}: {e}", target.display())
     })
+}
+
+/// The directory holding `path`; "." for a bare file name, whose parent is
+/// the empty path (which cannot be opened to fsync).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// A fresh temporary name in `dir`; leftovers of a crash are removed at start-up.
@@ -410,6 +418,13 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, Damage> {
         seq,
         keys,
     })
+}
+
+/// A snapshot holding no keys that covers log records up to `seq` (for `repair`).
+pub fn empty(created_ms: u64, seq: u64) -> Vec<u8> {
+    let mut out = header(created_ms, seq, 0);
+    out.extend_from_slice(&trailer(0, 0));
+    out
 }
 
 /// Rewrites a damaged snapshot keeping only its good chunks (for `repair`).

@@ -19,12 +19,35 @@ const MAX_KEY_CANDIDATES: usize = 100;
 #[derive(Helper, Validator)]
 pub struct ReplHelper {
     db: Arc<Db>,
+    /// The lines already entered of a statement whose quote is still open
+    /// (empty at a `cmd>>` prompt).
+    pending: String,
 }
 
 impl ReplHelper {
     /// A helper for `db`.
     pub fn new(db: Arc<Db>) -> Self {
-        ReplHelper { db }
+        ReplHelper {
+            db,
+            pending: String::new(),
+        }
+    }
+
+    /// Tells the helper what was entered on earlier lines of the statement
+    /// being typed, before it reads a continuation line.
+    pub fn set_pending(&mut self, pending: &str) {
+        pending.clone_into(&mut self.pending);
+    }
+
+    /// True when `before` (the line up to the cursor) is inside an open quote,
+    /// counting the pending lines: there the text is part of a value, so
+    /// neither command names, keys nor argument hints apply.
+    fn in_open_quote(&self, before: &str) -> bool {
+        if self.pending.is_empty() {
+            grammar::is_incomplete(before)
+        } else {
+            grammar::is_incomplete(&format!("{}\n{before}", self.pending))
+        }
     }
 }
 
@@ -72,6 +95,9 @@ impl Completer for ReplHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
+        if self.in_open_quote(before) {
+            return Ok((pos, Vec::new()));
+        }
         let (start, first) = word_start(before);
         let prefix = &before[start..];
         let command = current_statement(before).split_whitespace().next();
@@ -128,13 +154,14 @@ impl Hinter for ReplHelper {
     type Hint = String;
 
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
-        if pos != line.len() || !line.ends_with(' ') {
+        if pos != line.len() || !line.ends_with(' ') || self.in_open_quote(line) {
             return None;
         }
-        let statement = current_statement(line);
-        let mut words = statement.split_whitespace();
-        let first = words.next()?;
-        let typed = words.count();
+        // Words as the grammar reads them, so a quoted word with spaces counts once.
+        let statement = grammar::parse(current_statement(line)).ok()?.pop()?;
+        let (first, args) = statement.words.split_first()?;
+        let first = std::str::from_utf8(&first.bytes).ok()?;
+        let typed = args.len();
         let spec = spec::lookup(first).or_else(|| {
             let aliases = self.db.aliases();
             let body = aliases.get(first)?;
@@ -165,10 +192,16 @@ mod tests {
     #[test]
     fn commands_and_aliases_complete_ignoring_case() {
         assert_eq!(command_candidates("G", std::iter::empty()), ["get"]);
-        assert_eq!(
-            command_candidates("e", ["ee"].into_iter()),
-            ["ee", "exists", "exit", "expire"]
+        // Sorted, aliases among the commands; the table grows, so check the
+        // members that matter rather than the whole list.
+        let e = command_candidates("e", ["ee"].into_iter());
+        assert!(
+            e.is_sorted() && e.iter().all(|n| n.starts_with('e')),
+            "{e:?}"
         );
+        for name in ["ee", "exists", "exit", "expire"] {
+            assert!(e.iter().any(|n| n == name), "{name} missing from {e:?}");
+        }
         assert_eq!(command_candidates("q", std::iter::empty()), ["quit"]);
     }
 

@@ -60,6 +60,9 @@ pub fn run(db: Arc<Db>, settings: Settings, banner: bool) -> Result<usize, Readl
             (true, true) => "cmd(TX)>> ",
             (true, false) => "cmd>> ",
         };
+        if let Some(helper) = editor.helper_mut() {
+            helper.set_pending(&pending);
+        }
         match editor.readline(prompt) {
             Ok(line) => {
                 line_no += 1;
