@@ -95,6 +95,14 @@ impl Aliases {
         })
     }
 
+    /// True when the statement's first word is an alias.
+    pub fn starts_with_alias(&self, words: &[Word]) -> bool {
+        words
+            .first()
+            .and_then(|w| std::str::from_utf8(&w.bytes).ok())
+            .is_some_and(|name| self.map.contains_key(name))
+    }
+
     /// Replaces a leading alias word with the words it stands for, repeatedly.
     pub fn expand(&self, mut words: Vec<Word>) -> Vec<Word> {
         for _ in 0..MAX_DEPTH {

@@ -9,6 +9,7 @@
 //! - [`output`]: renders replies for terminals, scripts and `--json`.
 //! - [`runner`]: runs script text through a session and reports errors by line.
 //! - [`repl`]: the interactive prompt (rustyline).
+//! - [`stats`], [`config`], [`cmdlog`]: counters and latency, run-time settings, the command log.
 //! - [`persist`]: the append-only log, snapshots, recovery, backup and JSON import/export.
 //! - [`Db`]: an open database — engine, persistence, aliases and the background threads.
 
@@ -59,6 +60,8 @@ pub struct Options {
     pub persistence: persist::Settings,
     /// Capacity limits and eviction policy.
     pub limits: engine::Limits,
+    /// The command log (`command.log`); `None` turns it off.
+    pub command_log: Option<cmdlog::LogSettings>,
 }
 
 impl Options {
@@ -70,6 +73,7 @@ impl Options {
             active_expiry: true,
             persistence: persist::Settings::default(),
             limits: engine::Limits::default(),
+            command_log: Some(cmdlog::LogSettings::default()),
         }
     }
 }
@@ -108,6 +112,7 @@ pub struct Db {
     data_dir: PathBuf,
     recovery: Report,
     stats: stats::Stats,
+    command_log: Option<cmdlog::CommandLog>,
     notifier: Arc<Mutex<Notifier>>,
     fatal: Mutex<Option<String>>,
     stop: Arc<Stop>,
@@ -144,6 +149,15 @@ impl Db {
         ));
         let recovery = persistence.recover(&engine)?;
         engine.set_limits(options.limits);
+        let command_log = match &options.command_log {
+            Some(settings) => Some(cmdlog::CommandLog::open(dir, settings.clone()).map_err(
+                |source| OpenError::DataDir {
+                    path: dir.join(cmdlog::FILE_NAME),
+                    source,
+                },
+            )?),
+            None => None,
+        };
         let db = Arc::new(Db {
             engine,
             persistence,
@@ -151,6 +165,7 @@ impl Db {
             data_dir: options.data_dir.clone(),
             recovery,
             stats: stats::Stats::default(),
+            command_log,
             notifier: Arc::new(Mutex::new(Box::new(|message: &str| {
                 eprintln!("inmem: {message}")
             }))),
@@ -185,6 +200,11 @@ impl Db {
     /// Operation counts and latency.
     pub fn stats(&self) -> &stats::Stats {
         &self.stats
+    }
+
+    /// The command log, when it is on.
+    pub fn command_log(&self) -> Option<&cmdlog::CommandLog> {
+        self.command_log.as_ref()
     }
 
     /// What recovery found at start.
@@ -227,6 +247,9 @@ impl Db {
         self.stop.stop();
         for thread in lock(&self.threads).drain(..) {
             let _ = thread.join();
+        }
+        if let Some(log) = &self.command_log {
+            log.flush();
         }
         self.persistence.close()
     }

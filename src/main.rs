@@ -103,6 +103,14 @@ struct Cli {
     #[arg(long, default_value = "noeviction", value_parser = Eviction::parse, value_name = "POLICY")]
     eviction: Eviction,
 
+    /// Write values into command.log too (they are hidden by default: they may be secrets).
+    #[arg(long)]
+    log_values: bool,
+
+    /// Diagnostics on stderr: off, error, warn, info, debug or trace.
+    #[arg(long, default_value = "warn", value_name = "LEVEL")]
+    log_level: String,
+
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -141,6 +149,10 @@ fn main() -> ExitCode {
     if cli.no_color {
         colored::control::set_override(false);
     }
+    if let Err(e) = inmem::cmdlog::init_diagnostics(&cli.log_level) {
+        eprintln!("inmem: --log-level: {e}");
+        return ExitCode::from(2);
+    }
     match cli.action {
         Some(Action::Check) => return check(&cli),
         Some(Action::Repair) => return repair(&cli),
@@ -151,6 +163,9 @@ fn main() -> ExitCode {
     options.persistence.snapshot_interval = Duration::from_secs(cli.snapshot_interval);
     options.persistence.compact_threshold = cli.compact_threshold;
     options.persistence.strict_recovery = cli.strict_recovery;
+    if let Some(log) = options.command_log.as_mut() {
+        log.log_values = cli.log_values;
+    }
     options.limits = Limits {
         max_keys: Some(cli.max_keys).filter(|n| *n > 0),
         maxmemory: Some(cli.maxmemory).filter(|n| *n > 0),
@@ -194,22 +209,25 @@ fn run(cli: &Cli, db: Arc<Db>) -> Result<usize, ExitCode> {
         bail: cli.bail,
         echo: cli.echo,
     };
+    let mut session = Session::new(db.clone());
+    if let Err(e) = session.use_namespace(&cli.namespace) {
+        eprintln!("inmem: --namespace: {e}");
+        return Err(ExitCode::from(2));
+    }
     if interactive {
         let banner = std::io::stdout().is_terminal();
-        return inmem::repl::run(db, settings, banner).map_err(|e| {
-            eprintln!("inmem: terminal error: {e}");
-            ExitCode::from(2)
-        });
+        // A mistyped statement at the prompt is not a failure of the session.
+        return inmem::repl::run(session, settings, banner)
+            .map(|_failures| 0)
+            .map_err(|e| {
+                eprintln!("inmem: terminal error: {e}");
+                ExitCode::from(2)
+            });
     }
     let out = BufWriter::with_capacity(
         1 << 16,
         Acknowledging::new(std::io::stdout().lock(), db.clone()),
     );
-    let mut session = Session::new(db);
-    if let Err(e) = session.use_namespace(&cli.namespace) {
-        eprintln!("inmem: --namespace: {e}");
-        return Err(ExitCode::from(2));
-    }
     let mut runner = Runner::new(session, settings, out);
     match (&cli.command, &cli.file) {
         (Some(text), _) => {

@@ -131,7 +131,9 @@ impl<W: Write> Runner<W> {
                         continue;
                     }
                 }
-                if grammar::is_incomplete(&pending) {
+                // Only an open quote makes a statement continue, so text
+                // without quote characters needs no second look.
+                if pending.contains(['"', '\'']) && grammar::is_incomplete(&pending) {
                     continue;
                 }
             }
@@ -161,8 +163,9 @@ impl<W: Write> Runner<W> {
                 return self.fail(origin, &report, first_line + line_of(text, e.offset) - 1);
             }
         };
+        let mut lines = LineCounter::default();
         for statement in &statements {
-            let line = first_line + line_of(text, statement.span.start) - 1;
+            let line = first_line + lines.line_at(text, statement.span.start) - 1;
             if self.settings.echo {
                 let source = text.get(statement.span.clone()).unwrap_or_default();
                 if self.write_line(source) == Flow::Stop {
@@ -296,6 +299,31 @@ fn statement_message(text: &str, first_line: usize, line: usize, e: &StatementEr
 
 fn line_of(text: &str, offset: usize) -> usize {
     Position::of(text, offset).line
+}
+
+/// Line numbers of increasing offsets, counted forward from the previous one,
+/// so a long file costs one pass rather than one pass per statement.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    /// The 1-based line of `offset` in `text`.
+    fn line_at(&mut self, text: &str, offset: usize) -> usize {
+        let offset = offset.min(text.len());
+        if offset < self.offset {
+            *self = LineCounter::default();
+        }
+        let skipped = text.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.newlines += skipped;
+        self.offset = offset;
+        self.newlines + 1
+    }
 }
 
 /// A sourced path is relative to the file that sources it, or to the working directory.

@@ -2,7 +2,7 @@
 //! aliases, keeps the open transaction, and runs batches atomically.
 
 use crate::Db;
-use crate::command::grammar::{self, Statement};
+use crate::command::grammar::{self, Statement, Word};
 use crate::command::{self, BatchSource, Command, Op, Reply, help};
 use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
@@ -125,10 +125,19 @@ impl Session {
     /// Executes one parsed statement whose source is `text`.
     pub fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
         let started = Instant::now();
-        let words = self.db.aliases().expand(statement.words.clone());
+        let expanded;
+        let words: &[Word] = {
+            let aliases = self.db.aliases();
+            if aliases.starts_with_alias(&statement.words) {
+                expanded = aliases.expand(statement.words.clone());
+                &expanded
+            } else {
+                &statement.words
+            }
+        };
         let name =
-            command::spec::lookup(&command::command_word(&words)).map_or("unknown", |s| s.name);
-        let result = command::build(&words)
+            command::spec::lookup(&command::command_word(words)).map_or("unknown", |s| s.name);
+        let result = command::build(words)
             .map_err(|e| StatementError {
                 offset: e.offset,
                 error: e.error,
@@ -139,6 +148,12 @@ impl Session {
             });
         self.last_elapsed = started.elapsed();
         self.db.stats().record(name, self.last_elapsed);
+        if let Some(log) = self.db.command_log() {
+            let words: Vec<Vec<u8>> = words.iter().map(|w| w.bytes.clone()).collect();
+            let message = result.as_ref().err().map(|e| e.error.to_string());
+            let outcome = message.as_deref().map_or(Ok(()), Err);
+            log.record(&self.namespace, &words, outcome, self.last_elapsed);
+        }
         result
     }
 

@@ -408,3 +408,32 @@ fn capacity_options_limit_the_keyspace() {
         .code(2)
         .stderr(predicate::str::contains("unknown eviction policy 'lru'"));
 }
+
+#[test]
+fn command_log_hides_values_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args(["-c", "put token s3cret; get token"])
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].ends_with(" put token <value hidden>"), "{log}");
+    assert!(lines[1].ends_with(" get token"), "{log}");
+    assert!(!log.contains("s3cret"));
+    inmem(&dir)
+        .args(["--log-values", "-c", "put token s3cret"])
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    assert!(
+        log.lines().last().unwrap().ends_with(" put token s3cret"),
+        "{log}"
+    );
+    inmem(&dir)
+        .args(["--log-level", "loud", "-c", "size"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--log-level"));
+}

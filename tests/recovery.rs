@@ -40,6 +40,9 @@ fn options(dir: &Path, clock: &ManualClock) -> Options {
     // Nothing happens behind the test's back: no timed or size-driven snapshots.
     options.persistence.snapshot_interval = Duration::ZERO;
     options.persistence.compact_threshold = 0;
+    // These tests compare directory listings byte for byte; the command log
+    // has its own tests.
+    options.command_log = None;
     options
 }
 
@@ -1467,8 +1470,6 @@ fn the_log_is_compacted_automatically_past_the_threshold() {
 }
 
 #[test]
-#[ignore = "bug: a backup resets the log's compaction counter (Engine::begin_snapshot calls \
-            AppendLog::checkpoint) without trimming the log, so compact_threshold is not honoured"]
 fn a_backup_does_not_postpone_automatic_compaction() {
     let clock = ManualClock::new(START_MS);
     let dir = tempfile::tempdir().unwrap();

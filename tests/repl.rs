@@ -405,3 +405,34 @@ fn parse_error_shows_position_and_caret() {
     // Nothing of the statement ran.
     repl.run("exists x", "(false)", PROMPT);
 }
+
+#[test]
+fn namespace_shows_in_the_prompt_and_dropns_asks_first() {
+    let fixture = Fixture::new();
+    let mut repl = fixture.start();
+    repl.run("use app1", "OK", "cmd[app1]>> ");
+    repl.run("put k 1", "OK", "cmd[app1]>> ");
+    repl.run("begin", "OK", "cmd[app1](TX)>> ");
+    repl.run("rollback", "OK", "cmd[app1]>> ");
+    // Tab completes keys of the current namespace.
+    repl.type_text("get ");
+    repl.type_text("\t");
+    repl.expect("get k ", "key completed in app1");
+    repl.enter("");
+    repl.expect("\n\"1\"\r\n", "value of k in app1");
+    repl.expect("cmd[app1]>> ", "prompt after get");
+    repl.enter("dropns app1");
+    repl.expect(
+        "Drop namespace 'app1' and its 1 keys? [y/N] ",
+        "confirmation question",
+    );
+    repl.enter("n");
+    repl.expect("not dropped", "refusal answer");
+    repl.expect("cmd[app1]>> ", "prompt after refusal");
+    repl.run("get k", "\"1\"", "cmd[app1]>> ");
+    repl.enter("dropns app1");
+    repl.expect("[y/N] ", "second question");
+    repl.enter("y");
+    repl.expect("(integer) 1", "keys dropped");
+    repl.run("use 0", "OK", PROMPT);
+}

@@ -8,7 +8,11 @@
 //! small partition to be copied.
 
 use super::{Entry, Mutation, Store};
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeSet, HashMap};
+
+/// A keyed fast hash: quick on short keys, seeded per process against flooding.
+type Hasher = foldhash::fast::RandomState;
 
 /// Partitions per namespace: with a million keys each holds about a thousand,
 /// which bounds how long a writer can wait behind a snapshot copy.
@@ -59,7 +63,7 @@ pub struct Counters {
 
 #[derive(Debug, Default)]
 struct Partition {
-    map: HashMap<Box<[u8]>, Slot>,
+    map: HashMap<Box<[u8]>, Slot, Hasher>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
 }
@@ -278,31 +282,35 @@ impl Keyspace {
             } => {
                 let index = self.touch(&key, &mut snapshot);
                 let new_cost = cost(&key, &value);
-                let old_at = match self.parts[index].map.get_mut(&key) {
-                    Some(slot) => {
-                        self.bytes = self.bytes - cost(&key, &slot.entry.value) + new_cost;
+                // One hash and probe for both a new and an existing key.
+                match self.parts[index].map.entry(key) {
+                    MapEntry::Occupied(mut occupied) => {
+                        let old_cost = cost(occupied.key(), &occupied.get().entry.value);
+                        self.bytes = self.bytes - old_cost + new_cost;
+                        let slot = occupied.get_mut();
                         slot.entry.value = value;
                         slot.last_used = tick;
-                        std::mem::replace(&mut slot.entry.expires_at, expires_at)
-                    }
-                    None => {
-                        if let Some(at) = expires_at {
-                            self.deadlines.insert((at, key.clone()));
+                        let old_at = std::mem::replace(&mut slot.entry.expires_at, expires_at);
+                        if old_at != expires_at {
+                            let key = occupied.key().clone();
+                            if let Some(old_at) = old_at {
+                                self.deadlines.remove(&(old_at, key.clone()));
+                            }
+                            if let Some(at) = expires_at {
+                                self.deadlines.insert((at, key));
+                            }
                         }
-                        let slot = Slot {
+                    }
+                    MapEntry::Vacant(vacant) => {
+                        if let Some(at) = expires_at {
+                            self.deadlines.insert((at, vacant.key().clone()));
+                        }
+                        vacant.insert(Slot {
                             entry: Entry { value, expires_at },
                             last_used: tick,
-                        };
-                        self.parts[index].map.insert(key, slot);
+                        });
                         self.len += 1;
                         self.bytes += new_cost;
-                        return;
-                    }
-                };
-                if old_at != expires_at {
-                    self.forget_deadline(&key, old_at);
-                    if let Some(at) = expires_at {
-                        self.deadlines.insert((at, key));
                     }
                 }
             }
@@ -327,7 +335,7 @@ impl Keyspace {
                     self.dump_all_pending(namespace, sink);
                 }
                 for part in &mut self.parts {
-                    part.map = HashMap::new();
+                    part.map = HashMap::default();
                 }
                 self.deadlines.clear();
                 self.len = 0;

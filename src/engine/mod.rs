@@ -398,10 +398,12 @@ impl Engine {
         data.tick += 1;
         if op.writes() {
             self.journal.writable()?;
-            let adds = op.key().is_some_and(|key| {
-                op.may_add_key() && data.keyspace(namespace).get(key, now).is_none()
-            });
-            self.make_room(&mut data, u64::from(adds), op.may_add_key())?;
+            if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
+                let adds = op.key().is_some_and(|key| {
+                    op.may_add_key() && data.keyspace(namespace).get(key, now).is_none()
+                });
+                self.make_room(&mut data, u64::from(adds), op.may_add_key())?;
+            }
         }
         let mut changes = Vec::new();
         let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
@@ -677,17 +679,16 @@ impl Engine {
         }
     }
 
-    /// Up to `limit` live keys of the default namespace starting with `prefix`, sorted (for completion).
-    pub fn keys_with_prefix(&self, prefix: &[u8], limit: usize) -> Vec<Vec<u8>> {
+    /// Up to `limit` live keys of a namespace starting with `prefix`, sorted (for completion).
+    pub fn keys_with_prefix(&self, namespace: &str, prefix: &[u8], limit: usize) -> Vec<Vec<u8>> {
         let now = self.now();
         let data = self.lock();
         let mut keys = Vec::new();
-        data.keyspace(DEFAULT_NAMESPACE)
-            .for_each_live(now, &mut |key, _| {
-                if key.starts_with(prefix) {
-                    keys.push(key.to_vec());
-                }
-            });
+        data.keyspace(namespace).for_each_live(now, &mut |key, _| {
+            if key.starts_with(prefix) {
+                keys.push(key.to_vec());
+            }
+        });
         keys.sort_unstable();
         keys.truncate(limit);
         keys

@@ -77,6 +77,9 @@ pub struct AppendLog {
     io: Mutex<Io>,
     /// Bytes recorded since the last checkpoint (drives automatic compaction).
     bytes_since_checkpoint: AtomicU64,
+    /// The counter's value when the last snapshot began; subtracted once that
+    /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
+    bytes_at_checkpoint: AtomicU64,
     records: AtomicU64,
 }
 
@@ -87,6 +90,15 @@ impl std::fmt::Debug for AppendLog {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
+}
+
+/// Bytes of rewrite buffer kept between syncs; a burst's larger buffer is released.
+const UNSYNCED_KEPT_CAPACITY: usize = 1 << 20;
+
+/// Empties the rewrite buffer after a sync, giving back memory a burst needed.
+fn forget_unsynced(unsynced: &mut Vec<u8>) {
+    unsynced.clear();
+    unsynced.shrink_to(UNSYNCED_KEPT_CAPACITY);
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +133,7 @@ impl AppendLog {
                 failure: None,
             }),
             bytes_since_checkpoint: AtomicU64::new(0),
+            bytes_at_checkpoint: AtomicU64::new(0),
             records: AtomicU64::new(0),
         }
     }
@@ -140,7 +153,18 @@ impl AppendLog {
         self.policy
     }
 
-    /// Bytes recorded since the last snapshot began.
+    /// Called when a snapshot has dropped the log it covers: the bytes recorded
+    /// before it began no longer count towards the next compaction.
+    pub fn compacted(&self) {
+        let covered = self.bytes_at_checkpoint.swap(0, Ordering::Relaxed);
+        let _ =
+            self.bytes_since_checkpoint
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_sub(covered))
+                });
+    }
+
+    /// Bytes recorded in the log that no snapshot has compacted yet.
     pub fn bytes_since_checkpoint(&self) -> u64 {
         self.bytes_since_checkpoint.load(Ordering::Relaxed)
     }
@@ -195,7 +219,7 @@ impl AppendLog {
         // and the background tick never ask.
         if self.policy == Fsync::No && !sync {
             io.good_len += io.unsynced.len() as u64;
-            io.unsynced.clear();
+            forget_unsynced(&mut io.unsynced);
         } else if sync && io.synced_seq < io.written_seq {
             if let Some(file) = io.file.as_mut()
                 && let Err(e) = file.sync()
@@ -203,7 +227,7 @@ impl AppendLog {
                 return Err(self.fail(&mut io, format!("fsync failed: {e}")));
             }
             io.good_len += io.unsynced.len() as u64;
-            io.unsynced.clear();
+            forget_unsynced(&mut io.unsynced);
             io.synced_seq = io.written_seq;
         }
         Ok(())
@@ -263,7 +287,7 @@ impl AppendLog {
         if let Some(file) = io.file.as_mut() {
             file.sync().map_err(|e| format!("fsync failed: {e}"))?;
             io.good_len += io.unsynced.len() as u64;
-            io.unsynced.clear();
+            forget_unsynced(&mut io.unsynced);
         }
         let path = self.dir.join(segment_name(segment));
         let mut file = self
@@ -335,7 +359,8 @@ impl Journal for AppendLog {
     fn checkpoint(&self) -> u64 {
         let mut pending = lock(&self.pending);
         pending.segment += 1;
-        self.bytes_since_checkpoint.store(0, Ordering::Relaxed);
+        let bytes = self.bytes_since_checkpoint.load(Ordering::Relaxed);
+        self.bytes_at_checkpoint.store(bytes, Ordering::Relaxed);
         pending.next_seq - 1
     }
 }

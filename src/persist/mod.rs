@@ -187,7 +187,9 @@ impl Persistence {
                     .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
             }
         }
-        fsutil::sync_dir(&self.dir).map_err(|e| e.to_string())
+        fsutil::sync_dir(&self.dir).map_err(|e| e.to_string())?;
+        self.log.compacted();
+        Ok(())
     }
 
     /// Writes a consistent snapshot copy to `path` while the database keeps serving.

@@ -22,6 +22,8 @@ pub struct ReplHelper {
     /// The lines already entered of a statement whose quote is still open
     /// (empty at a `cmd>>` prompt).
     pending: String,
+    /// The session's namespace, whose keys Tab completes.
+    namespace: String,
 }
 
 impl ReplHelper {
@@ -30,7 +32,13 @@ impl ReplHelper {
         ReplHelper {
             db,
             pending: String::new(),
+            namespace: crate::engine::DEFAULT_NAMESPACE.to_string(),
         }
+    }
+
+    /// Tells the helper which namespace the session is in.
+    pub fn set_namespace(&mut self, namespace: &str) {
+        namespace.clone_into(&mut self.namespace);
     }
 
     /// Tells the helper what was entered on earlier lines of the statement
@@ -108,7 +116,7 @@ impl Completer for ReplHelper {
         } else {
             self.db
                 .engine()
-                .keys_with_prefix(prefix.as_bytes(), MAX_KEY_CANDIDATES)
+                .keys_with_prefix(&self.namespace, prefix.as_bytes(), MAX_KEY_CANDIDATES)
                 .iter()
                 .map(|key| grammar::quote_word(key))
                 .collect()

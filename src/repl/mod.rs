@@ -3,17 +3,18 @@
 
 mod helper;
 
-use crate::Db;
 use crate::command::grammar;
-use crate::runner::{Flow, Runner};
+use crate::engine::DEFAULT_NAMESPACE;
+use crate::runner::{Acknowledging, Flow, Runner};
 use crate::session::Session;
 use helper::ReplHelper;
+use rustyline::ExternalPrinter as _;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::Mutex;
 
 pub use crate::runner::Settings;
 
@@ -30,8 +31,31 @@ fn history_path() -> Option<PathBuf> {
     }
 }
 
-/// Runs the prompt until `exit`, Ctrl-D or end of input; returns how many statements failed.
-pub fn run(db: Arc<Db>, settings: Settings, banner: bool) -> Result<usize, ReadlineError> {
+/// The prompt: the namespace when it is not the default, and `(TX)` inside a transaction.
+fn prompt(session: &Session) -> String {
+    let namespace = match session.namespace() {
+        DEFAULT_NAMESPACE => String::new(),
+        other => format!("[{other}]"),
+    };
+    let transaction = if session.in_transaction() { "(TX)" } else { "" };
+    format!("cmd{namespace}{transaction}>> ")
+}
+
+/// Asks a yes/no question on the terminal (between edited lines, so plain stdin works).
+fn confirm(question: &str) -> bool {
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Runs the prompt in `session` until `exit`, Ctrl-D or end of input; returns
+/// how many statements failed.
+pub fn run(session: Session, settings: Settings, banner: bool) -> Result<usize, ReadlineError> {
+    let db = session.db().clone();
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)?
         .history_ignore_dups(true)?
@@ -51,19 +75,31 @@ pub fn run(db: Arc<Db>, settings: Settings, banner: bool) -> Result<usize, Readl
             db.data_dir().display()
         );
     }
-    let mut runner = Runner::new(Session::new(db), settings, std::io::stdout());
+    // Messages from background threads are printed above the line being edited.
+    if let Ok(printer) = editor.create_external_printer() {
+        let printer = Mutex::new(printer);
+        db.set_notifier(move |message| {
+            let mut printer = printer.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = printer.print(format!("inmem: {message}"));
+        });
+    }
+    let mut session = session;
+    session.set_confirm(Box::new(confirm));
+    let out = Acknowledging::new(std::io::stdout(), db.clone());
+    let mut runner = Runner::new(session, settings, out);
     let mut pending = String::new();
     let mut line_no = 0;
     loop {
-        let prompt = match (pending.is_empty(), runner.session().in_transaction()) {
-            (false, _) => "...> ",
-            (true, true) => "cmd(TX)>> ",
-            (true, false) => "cmd>> ",
+        let prompt = if pending.is_empty() {
+            prompt(runner.session())
+        } else {
+            "...> ".to_string()
         };
         if let Some(helper) = editor.helper_mut() {
             helper.set_pending(&pending);
+            helper.set_namespace(runner.session().namespace());
         }
-        match editor.readline(prompt) {
+        match editor.readline(&prompt) {
             Ok(line) => {
                 line_no += 1;
                 if !pending.is_empty() {
