@@ -92,6 +92,7 @@ impl CommandLog {
             file,
             progress: progress.clone(),
             failing: false,
+            unflushed: 0,
         };
         let (writer, guard) = NonBlockingBuilder::default()
             .lossy(false)
@@ -182,8 +183,14 @@ impl Progress {
 
     /// One more line is written (or given up on).
     fn done(&self) {
-        self.lock().lines += 1;
-        self.changed.notify_all();
+        self.done_many(1);
+    }
+
+    fn done_many(&self, lines: u64) {
+        if lines > 0 {
+            self.lock().lines += lines;
+            self.changed.notify_all();
+        }
     }
 
     fn close(&self) {
@@ -207,13 +214,24 @@ struct Sink {
     progress: Arc<Progress>,
     /// Whether the last write failed, so a failure is reported once, not per line.
     failing: bool,
+    /// Lines buffered but not yet written to the file.
+    unflushed: u64,
 }
 
-impl Write for Sink {
-    /// Writes one whole line. A failure is reported on diagnostics and the
-    /// line dropped; the worker is told it succeeded, so it carries on.
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        match self.file.write_line(line) {
+/// Buffered bytes that trigger a write even while more lines are queued.
+const SINK_BUFFER: usize = 64 << 10;
+
+impl Sink {
+    /// Writes the buffered lines (the worker calls `flush` whenever its queue
+    /// runs dry, so lines reach the file in batches rather than one syscall each).
+    fn flush_lines(&mut self) {
+        let result = self.file.flush_buf();
+        self.report(result);
+        self.progress.done_many(std::mem::take(&mut self.unflushed));
+    }
+
+    fn report(&mut self, result: io::Result<()>) {
+        match result {
             Ok(()) if self.failing => {
                 self.failing = false;
                 tracing::warn!(path = %self.file.path(0).display(), "command log is written again");
@@ -229,23 +247,37 @@ impl Write for Sink {
             }
             Err(_) => {}
         }
-        self.progress.done();
+    }
+}
+
+impl Write for Sink {
+    /// Buffers one whole line. A failure is reported on diagnostics and the
+    /// line dropped; the worker is told it succeeded, so it carries on.
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        let result = self.file.buffer_line(line);
+        self.report(result);
+        self.unflushed += 1;
+        if self.file.buffered() >= SINK_BUFFER {
+            self.flush_lines();
+        }
         Ok(line.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.flush_lines();
         Ok(())
     }
 }
 
 impl Drop for Sink {
     fn drop(&mut self) {
+        self.flush_lines();
         self.progress.close();
     }
 }
 
 /// `command.log` capped at `max_bytes`, rotated to `command.log.1` ..
-/// `command.log.<keep>`. Each `write_line` is one line; a line is never split
+/// `command.log.<keep>`. Each `buffer_line` is one line; a line is never split
 /// across files, and one longer than `max_bytes` goes alone into a fresh file.
 #[derive(Debug)]
 struct Rotating {
@@ -253,8 +285,10 @@ struct Rotating {
     max_bytes: u64,
     keep: usize,
     file: File,
-    /// Bytes in `command.log`.
+    /// Bytes in `command.log`, buffered ones included.
     size: u64,
+    /// Whole lines not yet written.
+    buf: Vec<u8>,
 }
 
 impl Rotating {
@@ -268,6 +302,7 @@ impl Rotating {
             keep,
             file,
             size,
+            buf: Vec::new(),
         })
     }
 
@@ -280,14 +315,37 @@ impl Rotating {
         }
     }
 
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+    /// Adds one line, rotating first (after writing what is buffered) when it
+    /// would push the file past `max_bytes`.
+    fn buffer_line(&mut self, line: &[u8]) -> io::Result<()> {
         let len = line.len() as u64;
         if self.size > 0 && self.size.saturating_add(len) > self.max_bytes {
+            self.flush_buf()?;
             self.rotate()?;
         }
-        self.file.write_all(line)?;
+        self.buf.extend_from_slice(line);
         self.size += len;
         Ok(())
+    }
+
+    /// Bytes waiting to be written.
+    fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Writes the buffered lines; on failure they are dropped (and reported by the caller).
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.buf);
+        if result.is_err() {
+            // The dropped lines never reached the file, so they do not count.
+            self.size = self.size.saturating_sub(self.buf.len() as u64);
+        }
+        self.buf.clear();
+        self.buf.shrink_to(SINK_BUFFER * 2);
+        result
     }
 
     /// Shifts `.k` to `.k+1` (dropping the oldest), `command.log` to `.1`, and
@@ -562,8 +620,9 @@ mod tests {
     fn rotation_with_keep_zero_starts_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let mut file = Rotating::open(dir.path(), 10, 0).unwrap();
-        file.write_line(b"12345678\n").unwrap();
-        file.write_line(b"abcdefgh\n").unwrap();
+        file.buffer_line(b"12345678\n").unwrap();
+        file.buffer_line(b"abcdefgh\n").unwrap();
+        file.flush_buf().unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
             "abcdefgh\n"
@@ -576,8 +635,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), "old line\n").unwrap();
         let mut file = Rotating::open(dir.path(), 13, 2).unwrap();
-        file.write_line(b"new\n").unwrap();
-        file.write_line(b"next\n").unwrap();
+        file.buffer_line(b"new\n").unwrap();
+        file.buffer_line(b"next\n").unwrap();
+        file.flush_buf().unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("command.log.1")).unwrap(),
             "old line\nnew\n"
