@@ -69,6 +69,8 @@ impl Default for LogSettings {
 pub struct CommandLog {
     writer: NonBlocking,
     progress: Arc<Progress>,
+    /// Lines formatted but not yet handed to the writer, and how many.
+    batch: Mutex<(String, u64)>,
     log_values: bool,
     /// Stops the worker thread when dropped, after [`Drop`] has flushed.
     _guard: WorkerGuard,
@@ -101,6 +103,7 @@ impl CommandLog {
         Ok(CommandLog {
             writer,
             progress,
+            batch: Mutex::new((String::new(), 0)),
             log_values: settings.log_values,
             _guard: guard,
         })
@@ -126,14 +129,36 @@ impl CommandLog {
             elapsed,
             self.log_values,
         );
-        // Count the line before sending it, so that `flush` never returns
+        // Lines go to the writer in batches: one message per line costs a
+        // channel wake-up each, which dominated the cost of a statement.
+        let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+        batch.0.push_str(&line);
+        batch.1 += 1;
+        if batch.0.len() >= BATCH_BYTES {
+            self.send(&mut batch);
+        }
+    }
+
+    /// Hands the batched lines to the background writer without waiting
+    /// (the database calls this every second, so lines never linger).
+    pub fn send_pending(&self) {
+        let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+        self.send(&mut batch);
+    }
+
+    fn send(&self, batch: &mut (String, u64)) {
+        if batch.1 == 0 {
+            return;
+        }
+        let (text, lines) = std::mem::take(batch);
+        // Count the lines before sending them, so that `flush` never returns
         // while a line recorded before it is still queued (see `Progress`).
-        self.progress.sent.fetch_add(1, Ordering::SeqCst);
-        // One `write` on `NonBlocking` is one message, and the worker hands
-        // each message to `Sink::write` whole: one line, never split.
-        if self.writer.clone().write_all(line.as_bytes()).is_err() {
-            // The worker is gone; nothing will count this line out.
-            self.progress.done();
+        self.progress.sent.fetch_add(lines, Ordering::SeqCst);
+        // One `write` on `NonBlocking` is one message, handed to `Sink::write`
+        // whole: whole lines, never split.
+        if self.writer.clone().write_all(text.as_bytes()).is_err() {
+            // The worker is gone; nothing will count these lines out.
+            self.progress.done_many(lines);
         }
     }
 
@@ -141,6 +166,7 @@ impl CommandLog {
     /// whose `record` returned before this call is in the file (written to
     /// the operating system, not fsynced).
     pub fn flush(&self) {
+        self.send_pending();
         let target = self.progress.sent.load(Ordering::SeqCst);
         self.progress.wait_for(target);
     }
@@ -182,10 +208,6 @@ impl Progress {
     }
 
     /// One more line is written (or given up on).
-    fn done(&self) {
-        self.done_many(1);
-    }
-
     fn done_many(&self, lines: u64) {
         if lines > 0 {
             self.lock().lines += lines;
@@ -217,6 +239,9 @@ struct Sink {
     /// Lines buffered but not yet written to the file.
     unflushed: u64,
 }
+
+/// Formatted lines gathered before they are handed to the writer thread.
+const BATCH_BYTES: usize = 16 << 10;
 
 /// Buffered bytes that trigger a write even while more lines are queued.
 const SINK_BUFFER: usize = 64 << 10;
@@ -251,16 +276,18 @@ impl Sink {
 }
 
 impl Write for Sink {
-    /// Buffers one whole line. A failure is reported on diagnostics and the
+    /// Buffers a batch of whole lines. A failure is reported on diagnostics and the
     /// line dropped; the worker is told it succeeded, so it carries on.
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        let result = self.file.buffer_line(line);
-        self.report(result);
-        self.unflushed += 1;
-        if self.file.buffered() >= SINK_BUFFER {
-            self.flush_lines();
+    fn write(&mut self, lines: &[u8]) -> io::Result<usize> {
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            let result = self.file.buffer_line(line);
+            self.report(result);
+            self.unflushed += 1;
+            if self.file.buffered() >= SINK_BUFFER {
+                self.flush_lines();
+            }
         }
-        Ok(line.len())
+        Ok(lines.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {

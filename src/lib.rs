@@ -112,7 +112,7 @@ pub struct Db {
     data_dir: PathBuf,
     recovery: Report,
     stats: stats::Stats,
-    command_log: Option<cmdlog::CommandLog>,
+    command_log: Option<Arc<cmdlog::CommandLog>>,
     notifier: Arc<Mutex<Notifier>>,
     fatal: Mutex<Option<String>>,
     stop: Arc<Stop>,
@@ -150,12 +150,14 @@ impl Db {
         let recovery = persistence.recover(&engine)?;
         engine.set_limits(options.limits);
         let command_log = match &options.command_log {
-            Some(settings) => Some(cmdlog::CommandLog::open(dir, settings.clone()).map_err(
-                |source| OpenError::DataDir {
-                    path: dir.join(cmdlog::FILE_NAME),
-                    source,
-                },
-            )?),
+            Some(settings) => Some(
+                cmdlog::CommandLog::open(dir, settings.clone())
+                    .map(Arc::new)
+                    .map_err(|source| OpenError::DataDir {
+                        path: dir.join(cmdlog::FILE_NAME),
+                        source,
+                    })?,
+            ),
             None => None,
         };
         let db = Arc::new(Db {
@@ -180,6 +182,7 @@ impl Db {
         threads.push(spawn_persistence(
             db.engine.clone(),
             db.persistence.clone(),
+            db.command_log.clone(),
             db.stop.clone(),
             db.notifier.clone(),
         ));
@@ -204,7 +207,7 @@ impl Db {
 
     /// The command log, when it is on.
     pub fn command_log(&self) -> Option<&cmdlog::CommandLog> {
-        self.command_log.as_ref()
+        self.command_log.as_deref()
     }
 
     /// What recovery found at start.
@@ -275,10 +278,11 @@ fn spawn_expiry(engine: Arc<Engine>, stop: Arc<Stop>) -> JoinHandle<()> {
         .expect("spawning a thread at start-up")
 }
 
-/// The log syncer and snapshot scheduler.
+/// The log syncer, snapshot scheduler and command-log pusher.
 fn spawn_persistence(
     engine: Arc<Engine>,
     persistence: Arc<Persistence>,
+    command_log: Option<Arc<cmdlog::CommandLog>>,
     stop: Arc<Stop>,
     notifier: Arc<Mutex<Notifier>>,
 ) -> JoinHandle<()> {
@@ -287,6 +291,9 @@ fn spawn_persistence(
         .spawn(move || {
             let mut last_snapshot = Instant::now();
             while !stop.wait(PERSIST_INTERVAL) {
+                if let Some(log) = &command_log {
+                    log.send_pending();
+                }
                 if let Some(message) = persistence.tick(&engine, &mut last_snapshot) {
                     (lock(&notifier))(&message);
                 }
