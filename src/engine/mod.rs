@@ -63,6 +63,21 @@ pub enum Mutation {
     Clear,
 }
 
+impl Mutation {
+    /// A put of `key` and `value` with an optional absolute deadline.
+    pub fn put(
+        key: impl Into<Box<[u8]>>,
+        value: impl Into<Box<[u8]>>,
+        expires_at: Option<u64>,
+    ) -> Self {
+        Mutation::Put {
+            key: key.into(),
+            value: value.into(),
+            expires_at,
+        }
+    }
+}
+
 /// What operations read from and apply changes to: the live keyspace, or a
 /// transaction's overlay on top of it.
 pub trait Store {
@@ -584,11 +599,7 @@ impl Engine {
             keys += entries.len() as u64;
             let mutations = entries
                 .into_iter()
-                .map(|(key, value, expires_at)| Mutation::Put {
-                    key: key.into(),
-                    value: value.into(),
-                    expires_at,
-                })
+                .map(|(key, value, expires_at)| Mutation::put(key, value, expires_at))
                 .collect();
             fresh.apply(&namespace, mutations);
         }

@@ -222,11 +222,7 @@ pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corr
                 .count() as u64;
             let mutations: Vec<Mutation> = entries
                 .into_iter()
-                .map(|(key, value, expires_at)| Mutation::Put {
-                    key: key.into(),
-                    value: value.into(),
-                    expires_at,
-                })
+                .map(|(key, value, expires_at)| Mutation::put(key, value, expires_at))
                 .collect();
             engine.restore_group(&namespace, mutations);
         })
