@@ -135,9 +135,9 @@ impl Session {
                 &statement.words
             }
         };
-        let name =
-            command::spec::lookup(&command::command_word(words)).map_or("unknown", |s| s.name);
-        let result = command::build(words)
+        let spec = command::spec_of(words);
+        let name = spec.map_or("unknown", |s| s.name);
+        let result = command::build_with(spec, words)
             .map_err(|e| StatementError {
                 offset: e.offset,
                 error: e.error,
@@ -351,8 +351,7 @@ impl Session {
                 match command::build(&words) {
                     Ok(Command::Op(op)) => ops.push(op),
                     Ok(_) => {
-                        let name = command::command_word(&words);
-                        let name = command::spec::lookup(&name).map_or("this command", |s| s.name);
+                        let name = command::spec_of(&words).map_or("this command", |s| s.name);
                         return Err(aborted(
                             index,
                             source,

@@ -237,15 +237,26 @@ pub fn command_word(words: &[Word]) -> String {
 
 /// Builds a typed command from a statement's words (aliases already expanded).
 pub fn build(words: &[Word]) -> Result<Command, BuildError> {
+    build_with(spec_of(words), words)
+}
+
+/// The command table entry a statement's first word names, if any.
+pub fn spec_of(words: &[Word]) -> Option<&'static Spec> {
+    let first = words.first()?;
+    spec::lookup(std::str::from_utf8(&first.bytes).ok()?)
+}
+
+/// Builds a typed command whose table entry was already looked up with
+/// [`spec_of`] (callers that also need the name look it up only once).
+pub fn build_with(spec: Option<&'static Spec>, words: &[Word]) -> Result<Command, BuildError> {
     let Some(first) = words.first() else {
         return Err(BuildError {
             offset: None,
             error: CommandError::Parse("empty statement".into()),
         });
     };
-    let name = command_word(words);
-    let spec = spec::lookup(&name)
-        .ok_or_else(|| BuildError::at(first, CommandError::UnknownCommand(name.clone())))?;
+    let spec = spec
+        .ok_or_else(|| BuildError::at(first, CommandError::UnknownCommand(command_word(words))))?;
     let args = &words[1..];
     if !spec.accepts(args.len()) {
         let at = spec.max_args.and_then(|max| args.get(max)).unwrap_or(first);

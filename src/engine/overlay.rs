@@ -19,16 +19,6 @@ impl Changes {
     pub fn into_mutations(self) -> Vec<Mutation> {
         self.mutations
     }
-
-    /// How many mutations are recorded.
-    pub fn len(&self) -> usize {
-        self.mutations.len()
-    }
-
-    /// True when nothing has been written.
-    pub fn is_empty(&self) -> bool {
-        self.mutations.is_empty()
-    }
 }
 
 /// The live keyspace seen through a transaction's changes.

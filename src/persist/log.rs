@@ -148,11 +148,6 @@ impl AppendLog {
         io.synced_seq = io.written_seq;
     }
 
-    /// The fsync policy.
-    pub fn policy(&self) -> Fsync {
-        self.policy
-    }
-
     /// Called when a snapshot has dropped the log it covers: the bytes recorded
     /// before it began no longer count towards the next compaction.
     pub fn compacted(&self) {

@@ -3,7 +3,7 @@
 //! and refuse damage anywhere else with the file and offset.
 
 use super::codec::{FRAME_HEADER, Reader, mutation};
-use super::log::{self, HEADER_LEN, segment_name, segment_number};
+use super::log::{self, HEADER_LEN, segment_number};
 use super::snapshot::{self, Damage};
 use crate::engine::{Engine, Mutation};
 use crate::fsutil;
@@ -463,9 +463,4 @@ fn first_log_seq(dir: &Path) -> Option<u64> {
         }
     }
     None
-}
-
-/// The path of segment `n` in `dir`.
-pub fn segment_path(dir: &Path, n: u64) -> PathBuf {
-    dir.join(segment_name(n))
 }
