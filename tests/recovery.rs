@@ -46,6 +46,53 @@ fn options(dir: &Path, clock: &ManualClock) -> Options {
     options
 }
 
+/// A thread running `step(db, i)` for i = 0, 1, 2, ... until stopped,
+/// counting the steps done.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    writes: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn spawn(db: &Arc<Db>, step: impl Fn(&Db, u64) + Send + 'static) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writes = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (db, stop, writes) = (db.clone(), stop.clone(), writes.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    step(&db, i);
+                    i += 1;
+                    writes.store(i, Ordering::SeqCst);
+                }
+            })
+        };
+        Writer {
+            stop,
+            writes,
+            thread,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` steps are done.
+    fn wait_for(&self, n: u64) {
+        while self.count() < n {
+            std::thread::yield_now();
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+    }
+}
+
 fn open(dir: &Path, clock: &ManualClock) -> Arc<Db> {
     open_with(options(dir, clock))
 }
@@ -1321,47 +1368,31 @@ fn a_snapshot_taken_while_writers_run_is_consistent_and_reopens_to_the_final_sta
         .collect();
     db.engine().commit("0", load).unwrap();
     db.engine().run("ns1", &put("other", "ns")).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (db, stop, writes) = (db.clone(), stop.clone(), writes.clone());
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                let n = i.to_string();
-                // A pair written atomically: any consistent image holds equal values.
-                db.engine()
-                    .run_atomic("0", &[put("pair:a", &n), put("pair:b", &n)])
-                    .unwrap();
-                db.engine()
-                    .run("0", &put(&format!("key:{:05}", i * 7 % 30_000), &n))
-                    .unwrap();
-                db.engine()
-                    .run(
-                        "0",
-                        &Op::Delete(vec![format!("key:{:05}", i * 13 % 30_000).into_bytes()]),
-                    )
-                    .unwrap();
-                db.engine()
-                    .run("ns1", &put(&format!("n{}", i % 50), &n))
-                    .unwrap();
-                i += 1;
-                writes.store(i, Ordering::SeqCst);
-            }
-        })
-    };
-    while writes.load(Ordering::SeqCst) < 10 {
-        std::thread::yield_now();
-    }
-    let at_start = writes.load(Ordering::SeqCst);
+    let writer = Writer::spawn(&db, |db, i| {
+        let n = i.to_string();
+        // A pair written atomically: any consistent image holds equal values.
+        db.engine()
+            .run_atomic("0", &[put("pair:a", &n), put("pair:b", &n)])
+            .unwrap();
+        db.engine()
+            .run("0", &put(&format!("key:{:05}", i * 7 % 30_000), &n))
+            .unwrap();
+        db.engine()
+            .run(
+                "0",
+                &Op::Delete(vec![format!("key:{:05}", i * 13 % 30_000).into_bytes()]),
+            )
+            .unwrap();
+        db.engine()
+            .run("ns1", &put(&format!("n{}", i % 50), &n))
+            .unwrap();
+    });
+    writer.wait_for(10);
+    let at_start = writer.count();
     let written = db.persistence().save(db.engine()).unwrap();
-    let during = writes.load(Ordering::SeqCst) - at_start;
-    let until = writes.load(Ordering::SeqCst) + 50;
-    while writes.load(Ordering::SeqCst) < until {
-        std::thread::yield_now();
-    }
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    let during = writer.count() - at_start;
+    writer.wait_for(writer.count() + 50);
+    writer.stop();
     assert!(during > 0, "the writer ran while the snapshot was written");
 
     let snap = read_snapshot(&d.join("snapshot.db"));
@@ -1684,36 +1715,20 @@ fn backup_while_writing_then_restore_replaces_everything() {
         .collect();
     db.engine().commit("0", load).unwrap();
     db.engine().run("ns1", &put("in-ns1", "1")).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (db, stop, writes) = (db.clone(), stop.clone(), writes.clone());
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                let n = i.to_string();
-                db.engine()
-                    .run_atomic("0", &[put("pair:a", &n), put("pair:b", &n)])
-                    .unwrap();
-                db.engine().run("0", &put(&format!("new:{i}"), &n)).unwrap();
-                i += 1;
-                writes.store(i, Ordering::SeqCst);
-            }
-        })
-    };
-    while writes.load(Ordering::SeqCst) < 10 {
-        std::thread::yield_now();
-    }
+    let writer = Writer::spawn(&db, |db, i| {
+        let n = i.to_string();
+        db.engine()
+            .run_atomic("0", &[put("pair:a", &n), put("pair:b", &n)])
+            .unwrap();
+        db.engine().run("0", &put(&format!("new:{i}"), &n)).unwrap();
+    });
+    writer.wait_for(10);
     assert_eq!(
         try_exec(&db, &format!("backup {}", backup.display())),
         Ok(Reply::Ok)
     );
-    let until = writes.load(Ordering::SeqCst) + 20;
-    while writes.load(Ordering::SeqCst) < until {
-        std::thread::yield_now();
-    }
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    writer.wait_for(writer.count() + 20);
+    writer.stop();
     assert!(temp_names(dir.path()).is_empty());
     assert!(
         !d.join("snapshot.db").exists(),
