@@ -6,6 +6,12 @@ use std::path::PathBuf;
 /// Why a statement was refused or failed. Nothing is changed when one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
+    /// A Redis command got the wrong number of arguments (Redis's wording).
+    #[error("wrong number of arguments for '{0}' command")]
+    RedisArity(&'static str),
+    // Redis string commands' errors go here.
+
+    // Redis key commands' errors go here.
     /// The first word names no command and no alias.
     #[error("unknown command '{0}' (type 'help' for the list)")]
     UnknownCommand(String),

@@ -24,6 +24,7 @@ pub mod output;
 pub mod persist;
 pub mod repl;
 pub mod runner;
+pub mod server;
 pub mod session;
 pub mod stats;
 

@@ -52,7 +52,8 @@ fn human(reply: &Reply) -> String {
         ),
         Reply::Map(fields) => table(fields, 0),
         Reply::Text(text) => text.clone(),
-        Reply::Batch(replies) => numbered(replies.iter().map(human)),
+        Reply::Status(word) => word.clone(),
+        Reply::Batch(replies) | Reply::Array(replies) => numbered(replies.iter().map(human)),
         Reply::Source(_) | Reply::Exit => String::new(),
     }
 }
@@ -116,8 +117,9 @@ fn plain(reply: &Reply) -> String {
             Reply::Map(_) => format!("{k}:\n{}", indent(&plain(v))),
             _ => format!("{k}: {}", plain(v)),
         })),
-        Reply::Text(text) => text.clone(),
-        Reply::Batch(replies) => lines(replies.iter().map(plain)),
+        Reply::Text(text) | Reply::Status(text) => text.clone(),
+        Reply::Array(replies) if replies.is_empty() => "(empty list)".into(),
+        Reply::Batch(replies) | Reply::Array(replies) => lines(replies.iter().map(plain)),
         Reply::Source(_) | Reply::Exit => String::new(),
     }
 }
@@ -155,8 +157,10 @@ pub fn to_json(reply: &Reply) -> Value {
                 .map(|(k, v)| (k.clone(), to_json(v)))
                 .collect(),
         ),
-        Reply::Text(text) => json!(text),
-        Reply::Batch(replies) => Value::Array(replies.iter().map(to_json).collect()),
+        Reply::Text(text) | Reply::Status(text) => json!(text),
+        Reply::Batch(replies) | Reply::Array(replies) => {
+            Value::Array(replies.iter().map(to_json).collect())
+        }
     }
 }
 

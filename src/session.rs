@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::command::grammar::{self, Statement, Word};
-use crate::command::{self, BatchSource, Command, Op, Reply, help};
+use crate::command::{self, BatchSource, Command, Op, Reply, help, redis};
 use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
 use crate::fsutil;
@@ -122,7 +122,8 @@ impl Session {
         self.transaction.take().map(|t| t.writes.len())
     }
 
-    /// Executes one parsed statement whose source is `text`.
+    /// Executes one parsed statement whose source is `text`. A first word that
+    /// names no inmem command may name a Redis command, run with Redis's semantics.
     pub fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
         let started = Instant::now();
         let expanded;
@@ -136,30 +137,75 @@ impl Session {
             }
         };
         let spec = command::spec_of(words);
-        let name = spec.map_or("unknown", |s| s.name);
-        let result = command::build_with(spec, words)
-            .map_err(|e| StatementError {
+        let redis = match (spec, words.first()) {
+            (None, Some(first)) => {
+                redis::lookup(&first.bytes).filter(|r| redis::build_is_keyspace(r))
+            }
+            _ => None,
+        };
+        let name = spec
+            .map(|s| s.name)
+            .or(redis.map(|r| r.name))
+            .unwrap_or("unknown");
+        let built = match redis {
+            Some(redis_spec) => build_redis(redis_spec, words),
+            None => command::build_with(spec, words).map_err(|e| StatementError {
                 offset: e.offset,
                 error: e.error,
-            })
-            .and_then(|command| {
-                let source = text.get(statement.span.clone()).unwrap_or_default();
-                Ok(self.run(command, source)?)
-            });
+            }),
+        };
+        let result = built.and_then(|command| {
+            let source = text.get(statement.span.clone()).unwrap_or_default();
+            Ok(self.run(command, source)?)
+        });
         self.last_elapsed = started.elapsed();
+        self.finish(name, words.iter().map(|w| w.bytes.as_slice()), &result);
+        result
+    }
+
+    /// Executes a typed command that a network front-end built from `args`
+    /// (the command word first), recording statistics and the command log under `name`.
+    pub fn execute_command(
+        &mut self,
+        name: &'static str,
+        command: Command,
+        args: &[Vec<u8>],
+    ) -> Result<Reply, CommandError> {
+        let started = Instant::now();
+        let source = args
+            .iter()
+            .map(|a| grammar::quote_word(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let result = self.run(command, &source).map_err(StatementError::from);
+        self.last_elapsed = started.elapsed();
+        self.finish(name, args.iter().map(Vec::as_slice), &result);
+        result.map_err(|e| e.error)
+    }
+
+    /// Records a finished statement in the statistics and the command log.
+    fn finish<'a>(
+        &self,
+        name: &'static str,
+        words: impl Iterator<Item = &'a [u8]>,
+        result: &Result<Reply, StatementError>,
+    ) {
         self.db.stats().record(name, self.last_elapsed);
         if let Some(log) = self.db.command_log() {
-            let words: Vec<Vec<u8>> = words.iter().map(|w| w.bytes.clone()).collect();
+            let words: Vec<Vec<u8>> = words.map(<[u8]>::to_vec).collect();
             let message = result.as_ref().err().map(|e| e.error.to_string());
             let outcome = message.as_deref().map_or(Ok(()), Err);
             log.record(&self.namespace, &words, outcome, self.last_elapsed);
         }
-        result
     }
 
     fn run(&mut self, command: Command, source: &str) -> Result<Reply, CommandError> {
         match command {
             Command::Op(op) => self.run_op(op, source),
+            Command::Global(op) => {
+                self.refuse_in_transaction("this command")?;
+                self.db.engine().run_global(&self.namespace, &op)
+            }
             Command::Begin => {
                 if self.transaction.is_some() {
                     return Err(CommandError::TransactionOpen);
@@ -369,6 +415,18 @@ impl Session {
             .run_atomic(&self.namespace, &ops)
             .map_err(|(index, error)| aborted(index, &labels[index], error))?;
         Ok(Reply::Batch(replies))
+    }
+}
+
+/// Builds a Redis-dialect statement typed at the REPL or in a script.
+fn build_redis(spec: &'static redis::RedisSpec, words: &[Word]) -> Result<Command, StatementError> {
+    if !spec.accepts(words.len()) {
+        return Err(redis::arity_error(spec).into());
+    }
+    let args: Vec<Vec<u8>> = words[1..].iter().map(|w| w.bytes.clone()).collect();
+    match redis::build(spec, &args) {
+        Some(built) => Ok(built?),
+        None => Err(CommandError::UnknownCommand(spec.name.to_string()).into()),
     }
 }
 

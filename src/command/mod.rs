@@ -3,6 +3,7 @@
 
 pub mod grammar;
 pub mod help;
+pub mod redis;
 pub mod reply;
 pub mod spec;
 
@@ -23,6 +24,8 @@ const MAX_TTL_MS: i64 = i64::MAX / 2;
 pub enum Command {
     /// Reads or writes the keyspace.
     Op(Op),
+    /// Works across namespaces (MOVE, SWAPDB, FLUSHALL, ...).
+    Global(redis::keys::GlobalOp),
     /// Open a transaction.
     Begin,
     /// Apply the open transaction.
@@ -143,6 +146,10 @@ pub enum Op {
     },
     /// Delete every key.
     Clear,
+    /// A Redis string command.
+    Str(redis::strings::StrOp),
+    /// A Redis key command.
+    Key(redis::keys::KeyOp),
 }
 
 impl Op {
@@ -151,17 +158,28 @@ impl Op {
         match self {
             Op::Put { key, .. } | Op::Incr { key, .. } | Op::Expire { key, .. } => Some(key),
             Op::Get(key) | Op::Exists(key) | Op::Ttl(key) | Op::Persist(key) => Some(key),
+            Op::Str(op) => op.key(),
+            Op::Key(op) => op.key(),
             _ => None,
         }
     }
 
     /// True when the operation may create a key (so it needs room under a limit).
     pub fn may_add_key(&self) -> bool {
-        matches!(self, Op::Put { .. } | Op::Incr { .. })
+        match self {
+            Op::Str(op) => op.may_add_key(),
+            Op::Key(op) => op.may_add_key(),
+            _ => matches!(self, Op::Put { .. } | Op::Incr { .. }),
+        }
     }
 
     /// True when the operation may change the keyspace.
     pub fn writes(&self) -> bool {
+        match self {
+            Op::Str(op) => return op.writes(),
+            Op::Key(op) => return op.writes(),
+            _ => {}
+        }
         matches!(
             self,
             Op::Put { .. }

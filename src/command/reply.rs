@@ -23,6 +23,10 @@ pub enum Reply {
     Pairs(Vec<(Vec<u8>, Vec<u8>)>),
     /// Named fields, such as the alias table.
     Map(Vec<(String, Reply)>),
+    /// A short status word, such as `PONG` or a key's type.
+    Status(String),
+    /// Replies of mixed kinds in order, such as MGET's values and nils.
+    Array(Vec<Reply>),
     /// Human-readable text, such as help.
     Text(String),
     /// The results of a batch's statements, in order.

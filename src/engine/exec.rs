@@ -124,11 +124,13 @@ pub fn execute<S: Store + ?Sized>(
             out.push(Mutation::Clear);
             Reply::Ok
         }
+        Op::Str(op) => super::strings::execute(op, store, now, out)?,
+        Op::Key(op) => super::keyops::execute(op, store, now, out)?,
     })
 }
 
 /// The absolute deadline `ttl_ms` after `now` (TTLs are bounded when parsed).
-fn deadline(now: u64, ttl_ms: i64) -> u64 {
+pub(super) fn deadline(now: u64, ttl_ms: i64) -> u64 {
     now.saturating_add(u64::try_from(ttl_ms).unwrap_or(0))
 }
 
@@ -149,7 +151,7 @@ fn sorted_pairs<S: Store + ?Sized>(
 }
 
 /// A stored value as a 64-bit integer: optional minus sign and decimal digits only.
-fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
+pub(super) fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
     let text = std::str::from_utf8(bytes).map_err(|_| CommandError::NotAnInteger)?;
     if text.starts_with('+') || text.len() > 20 {
         return Err(CommandError::NotAnInteger);

@@ -4,8 +4,11 @@
 pub mod clock;
 mod exec;
 pub mod glob;
+mod global;
+mod keyops;
 mod keyspace;
 mod overlay;
+mod strings;
 
 use crate::command::{Op, Reply};
 use crate::error::CommandError;

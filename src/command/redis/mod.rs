@@ -1,0 +1,141 @@
+//! The Redis dialect of the command language: Redis's commands with Redis's
+//! arguments, arity and semantics. The RESP server speaks it, and the REPL
+//! accepts it for any word its own commands do not claim.
+//!
+//! Each group keeps its table rows next to the code that turns arguments into
+//! typed commands, so a command is described once.
+
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use super::Command;
+use crate::error::CommandError;
+
+/// One Redis command, described once: `COMMAND`, arity errors and help read it.
+#[derive(Debug)]
+pub struct RedisSpec {
+    /// The command name, lowercase.
+    pub name: &'static str,
+    /// Redis's arity: `n` means exactly `n` words including the name, `-n` at least `n`.
+    pub arity: i32,
+    /// Redis's command flags, as `COMMAND INFO` lists them (`write`, `readonly`, `fast`, ...).
+    pub flags: &'static [&'static str],
+    /// Position of the first key argument (0 when there is none).
+    pub first_key: i32,
+    /// Position of the last key argument (-1 for the last word).
+    pub last_key: i32,
+    /// Step between key arguments.
+    pub step: i32,
+    /// Redis's documentation group: `string`, `generic`, `connection`, `server`, `transactions`, `inmem`.
+    pub group: &'static str,
+    /// Argument syntax, as Redis's documentation writes it.
+    pub syntax: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+}
+
+impl RedisSpec {
+    /// True when `words` words (the name included) fit the arity.
+    pub fn accepts(&self, words: usize) -> bool {
+        let n = self.arity.unsigned_abs() as usize;
+        if self.arity < 0 {
+            words >= n
+        } else {
+            words == n
+        }
+    }
+
+    /// True when the command changes the keyspace.
+    pub fn writes(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+}
+
+/// Every table, in the order `COMMAND` lists them.
+pub fn tables() -> [&'static [RedisSpec]; 3] {
+    [strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+}
+
+/// The Redis command named `name` (any case).
+pub fn lookup(name: &[u8]) -> Option<&'static RedisSpec> {
+    tables()
+        .into_iter()
+        .flatten()
+        .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Redis's wrong-arity error for `spec`.
+pub fn arity_error(spec: &RedisSpec) -> CommandError {
+    CommandError::RedisArity(spec.name)
+}
+
+/// Builds a keyspace command from a Redis command's arguments (the name
+/// excluded; arity already checked). `None` when the command is not a keyspace
+/// command (connection and server commands are the front-end's).
+pub fn build(spec: &'static RedisSpec, args: &[Vec<u8>]) -> Option<Result<Command, CommandError>> {
+    match spec.group {
+        "string" => Some(strings::build(spec, args)),
+        "generic" => Some(keys::build(spec, args)),
+        _ => None,
+    }
+}
+
+/// True when [`build`] turns the command into a keyspace command.
+pub fn build_is_keyspace(spec: &RedisSpec) -> bool {
+    matches!(spec.group, "string" | "generic")
+}
+
+/// Redis's integer argument rules: optional sign and decimal digits, in range.
+pub fn parse_int(bytes: &[u8]) -> Result<i64, CommandError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| !s.starts_with('+') && !s.is_empty())
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or(CommandError::NotAnInteger)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in tables().into_iter().flatten() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(seen.insert(spec.name), "{} listed twice", spec.name);
+            assert_ne!(spec.arity, 0, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn arity_follows_redis_convention() {
+        let spec = RedisSpec {
+            name: "x",
+            arity: -3,
+            flags: &[],
+            first_key: 1,
+            last_key: 1,
+            step: 1,
+            group: "string",
+            syntax: "",
+            summary: "",
+        };
+        assert!(!spec.accepts(2));
+        assert!(spec.accepts(3));
+        assert!(spec.accepts(9));
+        let exact = RedisSpec { arity: 2, ..spec };
+        assert!(exact.accepts(2));
+        assert!(!exact.accepts(3));
+    }
+
+    #[test]
+    fn integers_follow_redis_rules() {
+        assert_eq!(parse_int(b"-12"), Ok(-12));
+        assert!(parse_int(b"+1").is_err());
+        assert!(parse_int(b"").is_err());
+        assert!(parse_int(b"1.0").is_err());
+        assert!(parse_int(b"99999999999999999999").is_err());
+    }
+}
