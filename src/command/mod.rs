@@ -25,7 +25,7 @@ pub enum Command {
     /// Reads or writes the keyspace.
     Op(Op),
     /// Works across namespaces (MOVE, SWAPDB, FLUSHALL, ...).
-    Global(redis::keys::GlobalOp),
+    Global(redis::global::GlobalOp),
     /// Open a transaction.
     Begin,
     /// Apply the open transaction.

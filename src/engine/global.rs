@@ -2,7 +2,7 @@
 
 use super::Engine;
 use crate::command::Reply;
-use crate::command::redis::keys::GlobalOp;
+use crate::command::redis::global::GlobalOp;
 use crate::error::CommandError;
 
 impl Engine {

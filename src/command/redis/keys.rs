@@ -1,5 +1,6 @@
-//! Redis's generic key commands: DEL, EXISTS, TYPE, SCAN, RENAME, COPY, the
-//! EXPIRE family, MOVE, SWAPDB, FLUSHDB and FLUSHALL.
+//! Redis's generic key commands within one namespace: DEL, UNLINK, EXISTS,
+//! TYPE, KEYS, SCAN, RANDOMKEY, RENAME, RENAMENX, the EXPIRE and TTL families,
+//! PERSIST, DBSIZE and FLUSHDB.
 
 use super::RedisSpec;
 use crate::command::Command;
@@ -28,10 +29,6 @@ impl KeyOp {
         match *self {}
     }
 }
-
-/// An operation across namespaces (MOVE, COPY ... DB, SWAPDB, FLUSHALL).
-#[derive(Debug, Clone)]
-pub enum GlobalOp {}
 
 /// Builds a key command from its arguments (arity already checked).
 pub fn build(spec: &'static RedisSpec, _args: &[Vec<u8>]) -> Result<Command, CommandError> {

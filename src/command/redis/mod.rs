@@ -5,6 +5,7 @@
 //! Each group keeps its table rows next to the code that turns arguments into
 //! typed commands, so a command is described once.
 
+pub mod global;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -52,17 +53,37 @@ impl RedisSpec {
     }
 }
 
+/// Turns a command's arguments into a typed command.
+type Builder = fn(&'static RedisSpec, &[Vec<u8>]) -> Result<Command, CommandError>;
+
+/// Every table with the builder for its keyspace commands; the server table
+/// has none, since the front-end answers those commands itself.
+fn groups() -> [(&'static [RedisSpec], Option<Builder>); 4] {
+    [
+        (strings::COMMANDS, Some(strings::build as Builder)),
+        (keys::COMMANDS, Some(keys::build as Builder)),
+        (global::COMMANDS, Some(global::build as Builder)),
+        (server::COMMANDS, None),
+    ]
+}
+
 /// Every table, in the order `COMMAND` lists them.
-pub fn tables() -> [&'static [RedisSpec]; 3] {
-    [strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+pub fn tables() -> impl Iterator<Item = &'static [RedisSpec]> {
+    groups().into_iter().map(|(table, _)| table)
 }
 
 /// The Redis command named `name` (any case).
 pub fn lookup(name: &[u8]) -> Option<&'static RedisSpec> {
     tables()
-        .into_iter()
         .flatten()
         .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+fn builder(spec: &'static RedisSpec) -> Option<Builder> {
+    groups()
+        .into_iter()
+        .find(|(table, _)| table.iter().any(|s| std::ptr::eq(s, spec)))
+        .and_then(|(_, build)| build)
 }
 
 /// Redis's wrong-arity error for `spec`.
@@ -74,16 +95,12 @@ pub fn arity_error(spec: &RedisSpec) -> CommandError {
 /// excluded; arity already checked). `None` when the command is not a keyspace
 /// command (connection and server commands are the front-end's).
 pub fn build(spec: &'static RedisSpec, args: &[Vec<u8>]) -> Option<Result<Command, CommandError>> {
-    match spec.group {
-        "string" => Some(strings::build(spec, args)),
-        "generic" => Some(keys::build(spec, args)),
-        _ => None,
-    }
+    builder(spec).map(|build| build(spec, args))
 }
 
 /// True when [`build`] turns the command into a keyspace command.
-pub fn build_is_keyspace(spec: &RedisSpec) -> bool {
-    matches!(spec.group, "string" | "generic")
+pub fn build_is_keyspace(spec: &'static RedisSpec) -> bool {
+    builder(spec).is_some()
 }
 
 /// Redis's integer argument rules: optional sign and decimal digits, in range.
@@ -102,7 +119,7 @@ mod tests {
     #[test]
     fn names_are_unique_and_lowercase() {
         let mut seen = std::collections::HashSet::new();
-        for spec in tables().into_iter().flatten() {
+        for spec in tables().flatten() {
             assert_eq!(spec.name, spec.name.to_ascii_lowercase());
             assert!(seen.insert(spec.name), "{} listed twice", spec.name);
             assert_ne!(spec.arity, 0, "{}", spec.name);
