@@ -70,20 +70,20 @@ struct Cli {
     no_color: bool,
 
     /// When the log is fsynced: always (before each reply), everysec, or no.
-    #[arg(long, value_enum, default_value_t = Fsync::Everysec, value_name = "POLICY")]
+    #[arg(long, value_enum, default_value_t = Fsync::Everysec, value_name = "POLICY", global = true)]
     appendfsync: Fsync,
 
     /// Seconds between background snapshots when something changed (0 turns them off).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", global = true)]
     snapshot_interval: u64,
 
     /// Compact the log (snapshot, then drop covered records) once it grows past this
     /// many bytes; accepts k, m and g suffixes (0 turns it off).
-    #[arg(long, default_value = "64m", value_parser = parse_size, value_name = "BYTES")]
+    #[arg(long, default_value = "64m", value_parser = parse_size, value_name = "BYTES", global = true)]
     compact_threshold: u64,
 
     /// Refuse to start when the log ends in a torn record, instead of cutting it.
-    #[arg(long)]
+    #[arg(long, global = true)]
     strict_recovery: bool,
 
     /// Namespace to start in (the default namespace is 0).
@@ -91,24 +91,24 @@ struct Cli {
     namespace: String,
 
     /// Most keys held across namespaces (0: no limit); see --eviction.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", global = true)]
     max_keys: u64,
 
     /// Most memory for keys and values, estimated (0: no limit); accepts k, m and g.
-    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
+    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES", global = true)]
     maxmemory: u64,
 
     /// What to do at a limit: noeviction (refuse writes), allkeys-lru, volatile-lru,
     /// allkeys-random or volatile-ttl.
-    #[arg(long, default_value = "noeviction", value_parser = Eviction::parse, value_name = "POLICY")]
+    #[arg(long, default_value = "noeviction", value_parser = Eviction::parse, value_name = "POLICY", global = true)]
     eviction: Eviction,
 
     /// Write values into command.log too (they are hidden by default: they may be secrets).
-    #[arg(long)]
+    #[arg(long, global = true)]
     log_values: bool,
 
     /// Diagnostics on stderr: off, error, warn, info, debug or trace.
-    #[arg(long, default_value = "warn", value_name = "LEVEL")]
+    #[arg(long, default_value = "warn", value_name = "LEVEL", global = true)]
     log_level: String,
 
     #[command(subcommand)]
@@ -122,6 +122,34 @@ enum Action {
     Check,
     /// Keep a copy of each damaged file, then cut it at its first bad record.
     Repair,
+    /// Serve the database over RESP (Redis's protocol, for any Redis client) and,
+    /// with --http-port, the HTTP JSON API and dashboard. Stops cleanly on
+    /// SHUTDOWN, SIGINT or SIGTERM (exit 0).
+    Serve(ServeArgs),
+}
+
+/// Where and how `inmem serve` listens.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on; anything but loopback without --requirepass prints a warning.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    bind: String,
+
+    /// RESP port (0 picks a free port; the chosen one is printed on stderr).
+    #[arg(long, default_value_t = 6380)]
+    port: u16,
+
+    /// Password clients must give (AUTH, HELLO ... AUTH, or an HTTP bearer token).
+    #[arg(long, env = "INMEM_REQUIREPASS", value_name = "PASSWORD")]
+    requirepass: Option<String>,
+
+    /// Most simultaneous RESP clients; others get an error and are disconnected.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    maxclients: usize,
+
+    /// Also serve the HTTP JSON API and dashboard on this port (0 picks a free port).
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -156,7 +184,7 @@ fn main() -> ExitCode {
     match cli.action {
         Some(Action::Check) => return check(&cli),
         Some(Action::Repair) => return repair(&cli),
-        None => {}
+        Some(Action::Serve(_)) | None => {}
     }
     let mut options = Options::new(&cli.data_dir);
     options.persistence.fsync = cli.appendfsync;
@@ -179,6 +207,9 @@ fn main() -> ExitCode {
         }
     };
     report_recovery(&db);
+    if let Some(Action::Serve(args)) = &cli.action {
+        return serve(db, args);
+    }
     stop_cleanly_on_signals(db.clone());
     let failures = run(&cli, db.clone());
     if let Some(fatal) = db.fatal() {
@@ -289,6 +320,34 @@ fn stop_cleanly_on_signals(db: Arc<Db>) {
             std::process::exit(code);
         }
     });
+}
+
+/// Runs the network server until it is stopped, then closes the database.
+fn serve(db: Arc<Db>, args: &ServeArgs) -> ExitCode {
+    let settings = inmem::server::ServeSettings {
+        bind: args.bind.clone(),
+        port: args.port,
+        requirepass: args.requirepass.clone().filter(|p| !p.is_empty()),
+        maxclients: args.maxclients.max(1),
+        http_port: args.http_port,
+    };
+    let served = inmem::server::run(db.clone(), settings);
+    let closed = db.close();
+    match (served, closed) {
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(inmem::server::ServeError::LogFailed), _) => {
+            eprintln!("inmem: {}", inmem::server::ServeError::LogFailed);
+            ExitCode::from(3)
+        }
+        (Err(e), _) => {
+            eprintln!("inmem: {e}");
+            ExitCode::from(2)
+        }
+        (Ok(()), Err(e)) => {
+            eprintln!("inmem: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn check(cli: &Cli) -> ExitCode {

@@ -22,6 +22,8 @@ pub struct Latency {
     pub p95: f64,
     /// 99th percentile.
     pub p99: f64,
+    /// Mean.
+    pub mean: f64,
 }
 
 #[derive(Debug)]
@@ -124,6 +126,7 @@ impl Stats {
                 p50: micros(h.value_at_quantile(0.50)),
                 p95: micros(h.value_at_quantile(0.95)),
                 p99: micros(h.value_at_quantile(0.99)),
+                mean: h.mean() / 1000.0,
             })
             .collect()
     }

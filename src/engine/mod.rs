@@ -5,6 +5,7 @@ pub mod clock;
 mod exec;
 pub mod glob;
 mod global;
+mod inspect;
 mod keyops;
 mod keyspace;
 mod overlay;

@@ -2,5 +2,220 @@
 //! API with its dashboard, both on one tokio runtime and both running typed
 //! commands through the same sessions and engine as the REPL.
 
+mod admin;
+mod client;
+mod clients;
+mod connection;
+mod durability;
 pub mod http;
+mod info;
+mod introspect;
+mod reply;
 pub mod resp;
+mod transaction;
+
+use crate::Db;
+use clients::Clients;
+use durability::Syncer;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The Redis version whose commands and replies inmem follows; HELLO and INFO
+/// report it so clients enable the right features.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// Namespaces reachable by index (SELECT, MOVE, SWAPDB), as Redis's `databases`.
+pub const DATABASES: i64 = 16;
+
+/// A client whose unparsed input grows past this is disconnected (Redis's
+/// `client-query-buffer-limit`).
+pub const QUERY_BUFFER_LIMIT: usize = 1 << 30;
+
+/// How long a stopping server waits for connections to finish their replies.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How `inmem serve` listens.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Address to bind (loopback by default).
+    pub bind: String,
+    /// RESP port (0 picks a free one).
+    pub port: u16,
+    /// Password clients must give with AUTH or HELLO.
+    pub requirepass: Option<String>,
+    /// Most simultaneous RESP clients.
+    pub maxclients: usize,
+    /// HTTP API port, when it is served.
+    pub http_port: Option<u16>,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not be set up.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the network runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The log failed under `always`, so the server stopped acknowledging.
+    #[error(
+        "the append-only log failed; the server stopped rather than acknowledge an unlogged write"
+    )]
+    LogFailed,
+}
+
+/// What every connection shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The database.
+    pub db: Arc<Db>,
+    /// How the server was started.
+    pub settings: ServeSettings,
+    /// Connected clients.
+    pub clients: Clients,
+    syncer: Arc<Syncer>,
+    /// Set to true to stop the server.
+    shutdown: watch::Sender<bool>,
+    /// The RESP and HTTP ports actually bound.
+    pub ports: (u16, Option<u16>),
+    /// Unix seconds when the server started.
+    pub started_unix: u64,
+    fatal: AtomicBool,
+}
+
+/// Runs the server until SHUTDOWN, SIGINT or SIGTERM. Prints one line to
+/// stderr when listening: `inmem: serving RESP on ADDR` (and HTTP).
+pub fn run(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("inmem-net")
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(serve(db, settings))
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
+    TcpListener::bind((host, port))
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: format!("{host}:{port}"),
+            source,
+        })
+}
+
+async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
+    let listener = bind(&settings.bind, settings.port).await?;
+    let resp_addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: settings.bind.clone(),
+        source,
+    })?;
+    let http = match settings.http_port {
+        Some(port) => Some(bind(&settings.bind, port).await?),
+        None => None,
+    };
+    let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+    let loopback = resp_addr.ip().is_loopback();
+    if !loopback && settings.requirepass.is_none() {
+        eprintln!(
+            "inmem: warning: listening on {} without --requirepass: anyone who can reach this address can read and change every key",
+            resp_addr.ip()
+        );
+    }
+    let (shutdown, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        db: db.clone(),
+        settings: settings.clone(),
+        clients: Clients::default(),
+        syncer: Syncer::start(db.clone()),
+        shutdown,
+        ports: (resp_addr.port(), http_addr.map(|a| a.port())),
+        started_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+        fatal: AtomicBool::new(false),
+    });
+    let mut line = format!("inmem: serving RESP on {resp_addr}");
+    if let Some(addr) = http_addr {
+        line.push_str(&format!(", HTTP on http://{addr}"));
+    }
+    eprintln!("{line}");
+    tracing::info!("{line}");
+    spawn_signal_listener(shared.clone());
+    let mut tasks = JoinSet::new();
+    if let Some(listener) = http {
+        let stopping = shared.shutdown.subscribe();
+        tasks.spawn(http::serve(
+            listener,
+            db.clone(),
+            http_settings(&settings),
+            stopping,
+        ));
+    }
+    let mut stopping = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    tasks.spawn(connection::serve(shared.clone(), stream, addr));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: pause, then go on.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = stopping.wait_for(|stop| *stop) => break,
+        }
+    }
+    drop(listener);
+    shared.clients.kill_all();
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}");
+    }
+    shared.syncer.stop();
+    if shared.fatal.load(Ordering::SeqCst) {
+        return Err(ServeError::LogFailed);
+    }
+    Ok(())
+}
+
+fn http_settings(settings: &ServeSettings) -> http::HttpSettings {
+    http::HttpSettings {
+        requirepass: settings.requirepass.clone(),
+        ..http::HttpSettings::default()
+    }
+}
+
+/// SIGINT and SIGTERM stop the server like SHUTDOWN does.
+fn spawn_signal_listener(shared: Arc<Shared>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        let _ = shared.shutdown.send(true);
+    });
+}

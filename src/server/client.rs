@@ -1,0 +1,495 @@
+//! One RESP connection's state and the dispatch of its requests: unknown
+//! commands and arity are checked against the command tables, authentication
+//! and MULTI queueing are applied, and each command runs through the shared
+//! session and engine (keyspace commands) or is answered here (connection
+//! commands).
+
+use super::clients::ClientHandle;
+use super::resp::{Frame, Protocol};
+use super::transaction::Transaction;
+use super::{Shared, admin, introspect, reply};
+use crate::command::grammar::Word;
+use crate::command::redis::{self, RedisSpec};
+use crate::command::{self, spec::Spec};
+use crate::error::CommandError;
+use crate::session::Session;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// inmem's own commands offered over RESP as well, with their REPL meaning.
+pub const INMEM_COMMANDS: &[&str] = &[
+    "put",
+    "delete",
+    "values",
+    "items",
+    "size",
+    "find",
+    "clear",
+    "namespaces",
+    "use",
+    "dropns",
+    "stats",
+    "compact",
+    "batch",
+];
+
+/// What the connection does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next request.
+    Continue,
+    /// Send what is buffered, then close (QUIT, CLIENT KILL of itself).
+    Close,
+    /// Stop the whole server (SHUTDOWN); nothing more is sent to this client.
+    Shutdown,
+}
+
+/// A command found in one of the tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Found {
+    /// A Redis command.
+    Redis(&'static RedisSpec),
+    /// One of inmem's own commands.
+    Inmem(&'static Spec),
+}
+
+impl Found {
+    /// The command's name, lowercase.
+    pub fn name(self) -> &'static str {
+        match self {
+            Found::Redis(spec) => spec.name,
+            Found::Inmem(spec) => spec.name,
+        }
+    }
+
+    /// True when the command may change the keyspace.
+    pub fn writes(self) -> bool {
+        match self {
+            Found::Redis(spec) => spec.writes(),
+            Found::Inmem(spec) => spec.writes,
+        }
+    }
+
+    /// True when `words` words (the name included) fit the command.
+    pub fn accepts(self, words: usize) -> bool {
+        match self {
+            Found::Redis(spec) => spec.accepts(words),
+            Found::Inmem(spec) => spec.accepts(words.saturating_sub(1)),
+        }
+    }
+}
+
+/// Looks a command word up: Redis's table first, then inmem's own commands.
+pub fn find(name: &[u8]) -> Option<Found> {
+    if let Some(spec) = redis::lookup(name) {
+        return Some(Found::Redis(spec));
+    }
+    let text = std::str::from_utf8(name).ok()?;
+    INMEM_COMMANDS
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(text))
+        .and_then(|n| command::spec::lookup(n))
+        .map(Found::Inmem)
+}
+
+/// Redis's reply to an unknown command, quoting the start of its arguments.
+pub fn unknown_command(args: &[Vec<u8>]) -> CommandError {
+    let name = String::from_utf8_lossy(&args[0]);
+    let mut quoted = String::new();
+    for arg in &args[1..] {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let text = String::from_utf8_lossy(arg);
+        let cut: String = text.chars().take(128).collect();
+        quoted.push_str(&format!("'{cut}' "));
+    }
+    let name: String = name.chars().take(128).collect();
+    CommandError::BadArgument(format!(
+        "unknown command '{name}', with args beginning with: {quoted}"
+    ))
+}
+
+/// One connection.
+pub struct Client {
+    pub(super) shared: Arc<Shared>,
+    pub(super) handle: Arc<ClientHandle>,
+    pub(super) session: Session,
+    pub(super) protocol: Protocol,
+    pub(super) authenticated: bool,
+    pub(super) transaction: Transaction,
+    /// True when a command since the last acknowledgement may have written.
+    wrote: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.handle.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A fresh connection registered as `handle`.
+    pub fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
+        let session = Session::new(shared.db.clone());
+        let authenticated = shared.settings.requirepass.is_none();
+        Client {
+            shared,
+            handle,
+            session,
+            protocol: Protocol::Resp2,
+            authenticated,
+            transaction: Transaction::default(),
+            wrote: false,
+        }
+    }
+
+    /// The protocol replies are encoded in.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// True (once) when commands since the last call may have written, so the
+    /// log must be made safe before their replies are sent.
+    pub fn take_wrote(&mut self) -> bool {
+        std::mem::take(&mut self.wrote)
+    }
+
+    /// Runs one request and returns its reply (none for SHUTDOWN).
+    pub fn handle(&mut self, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+        let Some(found) = find(&args[0]) else {
+            self.transaction.flag_error();
+            return (Some(reply::error(&unknown_command(&args))), Flow::Continue);
+        };
+        let name = found.name();
+        self.handle.update(|s| {
+            s.last_command = name.to_string();
+            s.last_active = Some(Instant::now());
+        });
+        if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
+            self.transaction.flag_error();
+            return (
+                Some(Frame::Error("NOAUTH Authentication required.".into())),
+                Flow::Continue,
+            );
+        }
+        if !found.accepts(args.len()) {
+            self.transaction.flag_error();
+            return (Some(reply::error(&arity_error(found))), Flow::Continue);
+        }
+        if self.transaction.is_open()
+            && !matches!(
+                name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
+            self.transaction.queue(found, args);
+            self.handle.update(|s| s.queued += 1);
+            return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
+        }
+        self.run(found, args)
+    }
+
+    /// Runs a command that passed the table checks.
+    pub(super) fn run(&mut self, found: Found, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+        self.wrote |= found.writes();
+        let frame = match found {
+            Found::Inmem(spec) => self.run_inmem(spec, &args),
+            Found::Redis(spec) => match redis::build(spec, &args[1..]) {
+                Some(Ok(command)) => self.execute(spec.name, command, &args),
+                Some(Err(error)) => reply::error(&error),
+                None => return self.run_connection(spec, args),
+            },
+        };
+        (Some(frame), Flow::Continue)
+    }
+
+    /// Runs a typed keyspace command through the session.
+    pub(super) fn execute(
+        &mut self,
+        name: &'static str,
+        command: command::Command,
+        args: &[Vec<u8>],
+    ) -> Frame {
+        match self.session.execute_command(name, command, args) {
+            Ok(answer) => reply::frame(answer),
+            Err(error) => reply::error(&error),
+        }
+    }
+
+    fn run_inmem(&mut self, spec: &'static Spec, args: &[Vec<u8>]) -> Frame {
+        let words: Vec<Word> = args
+            .iter()
+            .map(|bytes| Word {
+                bytes: bytes.clone(),
+                offset: 0,
+            })
+            .collect();
+        match command::build_with(Some(spec), &words) {
+            Ok(command::Command::Use(namespace)) => match self.session.use_namespace(&namespace) {
+                Ok(()) => {
+                    self.handle.update(|s| s.namespace = namespace);
+                    Frame::Simple("OK".into())
+                }
+                Err(error) => reply::error(&error),
+            },
+            Ok(built) => self.execute(spec.name, built, args),
+            Err(error) => reply::error(&error.error),
+        }
+    }
+
+    /// Connection, server and transaction commands.
+    fn run_connection(
+        &mut self,
+        spec: &'static RedisSpec,
+        args: Vec<Vec<u8>>,
+    ) -> (Option<Frame>, Flow) {
+        let started = Instant::now();
+        let sub = args.get(1).map(|a| a.to_ascii_lowercase());
+        let sub = sub.as_deref();
+        let result = match spec.name {
+            "ping" => match args.len() {
+                1 => Ok(Frame::Simple("PONG".into())),
+                2 => Ok(Frame::Bulk(args[1].clone())),
+                _ => Err(CommandError::RedisArity("ping")),
+            },
+            "echo" => Ok(Frame::Bulk(args[1].clone())),
+            "quit" => return (Some(Frame::Simple("OK".into())), Flow::Close),
+            "hello" => self.hello(&args),
+            "auth" => self.auth(&args[1..]),
+            "select" => self.select(&args[1]),
+            "reset" => {
+                self.reset();
+                Ok(Frame::Simple("RESET".into()))
+            }
+            "client" => return self.client(sub.unwrap_or_default(), &args),
+            "command" => introspect::command(sub, &args),
+            "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+                let frame = self.transaction_command(spec.name, &args);
+                self.handle.update(|s| {
+                    s.in_multi = self.transaction.is_open();
+                    if !s.in_multi {
+                        s.queued = 0;
+                    }
+                });
+                Ok(frame)
+            }
+            "shutdown" => match admin::shutdown_mode(&args[1..]) {
+                Ok(save) => {
+                    if save
+                        && let Err(e) = self.shared.db.persistence().save(self.shared.db.engine())
+                    {
+                        return (
+                            Some(Frame::Error(reply::with_code(&format!(
+                                "Errors trying to SHUTDOWN. Check logs. ({e})"
+                            )))),
+                            Flow::Continue,
+                        );
+                    }
+                    return (None, Flow::Shutdown);
+                }
+                Err(error) => Err(error),
+            },
+            _ => admin::run(self, spec.name, sub, &args),
+        };
+        self.shared.db.stats().record(spec.name, started.elapsed());
+        let frame = match result {
+            Ok(frame) => frame,
+            Err(error) => reply::error(&error),
+        };
+        (Some(frame), Flow::Continue)
+    }
+
+    fn hello(&mut self, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
+        let mut protocol = self.protocol;
+        let mut rest = &args[1..];
+        if let Some(version) = rest.first() {
+            protocol = match redis::parse_int(version) {
+                Ok(2) => Protocol::Resp2,
+                Ok(3) => Protocol::Resp3,
+                Ok(_) => {
+                    return Err(CommandError::BadArgument(
+                        "NOPROTO unsupported protocol version".into(),
+                    ));
+                }
+                Err(_) => {
+                    return Err(CommandError::BadArgument(
+                        "Protocol version is not an integer or out of range".into(),
+                    ));
+                }
+            };
+            rest = &rest[1..];
+        }
+        let mut name = None;
+        while let Some(option) = rest.first() {
+            let option = option.to_ascii_lowercase();
+            match (option.as_slice(), rest.len()) {
+                (b"auth", n) if n >= 3 => {
+                    self.auth(&rest[1..3])?;
+                    rest = &rest[3..];
+                }
+                (b"setname", n) if n >= 2 => {
+                    name = Some(valid_name(&rest[1])?);
+                    rest = &rest[2..];
+                }
+                _ => {
+                    return Err(CommandError::BadArgument(format!(
+                        "Syntax error in HELLO option '{}'",
+                        String::from_utf8_lossy(&option)
+                    )));
+                }
+            }
+        }
+        if !self.authenticated {
+            return Err(CommandError::BadArgument(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            ));
+        }
+        self.protocol = protocol;
+        let version = if protocol == Protocol::Resp3 { 3 } else { 2 };
+        self.handle.update(|s| {
+            s.protocol = version;
+            if name.is_some() {
+                s.name = name;
+            }
+        });
+        let text = |s: &str| Frame::Bulk(s.as_bytes().to_vec());
+        Ok(Frame::Map(vec![
+            (text("server"), text("inmem")),
+            (text("version"), text(super::REDIS_VERSION)),
+            (text("inmem_version"), text(env!("CARGO_PKG_VERSION"))),
+            (text("proto"), Frame::Integer(i64::from(version))),
+            (text("id"), Frame::Integer(self.handle.id as i64)),
+            (text("mode"), text("standalone")),
+            (text("role"), text("master")),
+            (text("modules"), Frame::Array(Vec::new())),
+        ]))
+    }
+
+    fn auth(&mut self, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
+        let Some(required) = &self.shared.settings.requirepass else {
+            return Err(CommandError::BadArgument(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
+            ));
+        };
+        let (user, password) = match args {
+            [password] => (b"default".as_slice(), password),
+            [user, password] => (user.as_slice(), password),
+            _ => return Err(CommandError::BadArgument("syntax error".into())),
+        };
+        if user == b"default" && password.as_slice() == required.as_bytes() {
+            self.authenticated = true;
+            Ok(Frame::Simple("OK".into()))
+        } else {
+            Err(CommandError::BadArgument(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            ))
+        }
+    }
+
+    fn select(&mut self, index: &[u8]) -> Result<Frame, CommandError> {
+        let index = redis::parse_int(index)?;
+        if !(0..super::DATABASES).contains(&index) {
+            return Err(CommandError::BadArgument("DB index is out of range".into()));
+        }
+        let namespace = index.to_string();
+        self.session.use_namespace(&namespace)?;
+        self.handle.update(|s| s.namespace = namespace);
+        Ok(Frame::Simple("OK".into()))
+    }
+
+    fn reset(&mut self) {
+        self.transaction = Transaction::default();
+        let _ = self.session.use_namespace(crate::engine::DEFAULT_NAMESPACE);
+        self.protocol = Protocol::Resp2;
+        self.authenticated = self.shared.settings.requirepass.is_none();
+        self.handle.update(|s| {
+            s.name = None;
+            s.protocol = 2;
+            s.in_multi = false;
+            s.queued = 0;
+            s.namespace = crate::engine::DEFAULT_NAMESPACE.to_string();
+        });
+    }
+
+    fn client(&mut self, sub: &[u8], args: &[Vec<u8>]) -> (Option<Frame>, Flow) {
+        let ok = || Frame::Simple("OK".into());
+        let result: Result<Frame, CommandError> = match (sub, args.len()) {
+            (b"id", 2) => Ok(Frame::Integer(self.handle.id as i64)),
+            (b"getname", 2) => Ok(self
+                .handle
+                .state()
+                .name
+                .map_or(Frame::Null, |n| Frame::Bulk(n.into_bytes()))),
+            (b"setname", 3) => valid_name(&args[2]).map(|name| {
+                self.handle
+                    .update(|s| s.name = Some(name).filter(|n| !n.is_empty()));
+                ok()
+            }),
+            (b"list", _) => Ok(Frame::Verbatim {
+                format: "txt".into(),
+                text: self
+                    .shared
+                    .clients
+                    .list()
+                    .iter()
+                    .map(|c| format!("{}\n", c.describe()))
+                    .collect::<String>()
+                    .into_bytes(),
+            }),
+            (b"info", 2) => Ok(Frame::Verbatim {
+                format: "txt".into(),
+                text: format!("{}\n", self.handle.describe()).into_bytes(),
+            }),
+            (b"kill", n) if n >= 3 => {
+                let result = admin::client_kill(&self.shared, &args[2..]);
+                let killed_self = self.handle.is_killed();
+                return match result {
+                    Ok(frame) if killed_self => (Some(frame), Flow::Close),
+                    Ok(frame) => (Some(frame), Flow::Continue),
+                    Err(error) => (Some(reply::error(&error)), Flow::Continue),
+                };
+            }
+            (b"setinfo" | b"no-evict" | b"no-touch" | b"reply", n) if n >= 3 => Ok(ok()),
+            (b"id" | b"getname" | b"setname" | b"info" | b"kill", _) => {
+                Err(CommandError::BadArgument(format!(
+                    "wrong number of arguments for 'client|{}' command",
+                    String::from_utf8_lossy(sub)
+                )))
+            }
+            _ => Err(unknown_subcommand(sub, "CLIENT")),
+        };
+        (
+            Some(result.unwrap_or_else(|e| reply::error(&e))),
+            Flow::Continue,
+        )
+    }
+}
+
+/// A CLIENT SETNAME name: no spaces, newlines or other special characters.
+fn valid_name(name: &[u8]) -> Result<String, CommandError> {
+    if name.iter().any(|b| *b <= b' ' || *b > b'~') {
+        return Err(CommandError::BadArgument(
+            "Client names cannot contain spaces, newlines or special characters.".into(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+/// Redis's reply to an unknown subcommand of `command`.
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> CommandError {
+    CommandError::BadArgument(format!(
+        "unknown subcommand '{}'. Try {command} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+/// The wrong-arity error, in Redis's words for both tables.
+pub fn arity_error(found: Found) -> CommandError {
+    match found {
+        Found::Redis(spec) => redis::arity_error(spec),
+        Found::Inmem(spec) => CommandError::RedisArity(spec.name),
+    }
+}

@@ -1,0 +1,191 @@
+//! The registry of connected clients: what CLIENT LIST, CLIENT KILL, INFO and
+//! `--maxclients` need to know about every connection.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What the registry shows of one connection; the connection updates it.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique, increasing connection id (CLIENT ID).
+    pub id: u64,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Our side's address.
+    pub local: SocketAddr,
+    created: Instant,
+    state: Mutex<ClientState>,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+/// The parts of a connection's description that change.
+#[derive(Debug, Clone, Default)]
+pub struct ClientState {
+    /// CLIENT SETNAME.
+    pub name: Option<String>,
+    /// The namespace (database) it works in.
+    pub namespace: String,
+    /// The last command it ran.
+    pub last_command: String,
+    /// When it last ran a command.
+    pub last_active: Option<Instant>,
+    /// True inside MULTI.
+    pub in_multi: bool,
+    /// Commands queued in MULTI.
+    pub queued: usize,
+    /// 2 or 3.
+    pub protocol: u8,
+}
+
+impl ClientHandle {
+    fn lock(&self) -> MutexGuard<'_, ClientState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the shown state.
+    pub fn update(&self, f: impl FnOnce(&mut ClientState)) {
+        f(&mut self.lock());
+    }
+
+    /// A copy of the shown state.
+    pub fn state(&self) -> ClientState {
+        self.lock().clone()
+    }
+
+    /// Asks the connection to close (CLIENT KILL).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill.notify_one();
+    }
+
+    /// True once killed.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the connection is asked to close.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.kill.notified().await;
+    }
+
+    /// One CLIENT LIST line (without the newline), in Redis's field order.
+    pub fn describe(&self) -> String {
+        let state = self.state();
+        let now = Instant::now();
+        let idle = state
+            .last_active
+            .map_or(now - self.created, |at| now - at)
+            .as_secs();
+        let flags = if state.in_multi { "x" } else { "N" };
+        let db = if state.namespace.is_empty() {
+            "0"
+        } else {
+            &state.namespace
+        };
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.local,
+            state.name.as_deref().unwrap_or(""),
+            (now - self.created).as_secs(),
+            idle,
+            flags,
+            db,
+            if state.in_multi {
+                state.queued as i64
+            } else {
+                -1
+            },
+            if state.last_command.is_empty() {
+                "NULL"
+            } else {
+                &state.last_command
+            },
+            state.protocol.max(2),
+        )
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Debug, Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    all: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Connections refused by `--maxclients`.
+    pub rejected: AtomicU64,
+}
+
+impl Clients {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.all.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new connection unless `max` are connected already.
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        local: SocketAddr,
+        max: usize,
+    ) -> Option<Arc<ClientHandle>> {
+        let mut all = self.lock();
+        if all.len() >= max {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            local,
+            created: Instant::now(),
+            state: Mutex::new(ClientState {
+                protocol: 2,
+                namespace: crate::engine::DEFAULT_NAMESPACE.to_string(),
+                ..ClientState::default()
+            }),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        all.insert(id, handle.clone());
+        Some(handle)
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Connected clients.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every connection, oldest first.
+    pub fn list(&self) -> Vec<Arc<ClientHandle>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Asks every connection to close.
+    pub fn kill_all(&self) {
+        for client in self.lock().values() {
+            client.kill();
+        }
+    }
+}

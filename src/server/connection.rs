@@ -1,0 +1,114 @@
+//! One RESP connection: read, decode every complete request, run each in
+//! order, make the log safe for the writes among them, then send all replies
+//! in one write. A malformed frame gets `-ERR Protocol error: ...` and the
+//! connection is closed; nothing it sent after the bad frame runs.
+
+use super::Shared;
+use super::client::{Client, Flow};
+use super::resp::{self, Frame, Limits, RequestDecoder};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bytes read per call when the buffer is empty.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one accepted connection until it closes, is killed, or the server stops.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(addr);
+    let Some(handle) = shared
+        .clients
+        .register(addr, local, shared.settings.maxclients)
+    else {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    tracing::debug!(id = handle.id, %addr, "client connected");
+    let mut client = Client::new(shared.clone(), handle.clone());
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut stopping = shared.shutdown.subscribe();
+    'connection: loop {
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            () = handle.killed() => break,
+            _ = stopping.wait_for(|stop| *stop) => break,
+        }
+        if input.len() > super::QUERY_BUFFER_LIMIT {
+            tracing::warn!(id = handle.id, %addr, "closing client: query buffer over the limit");
+            break;
+        }
+        let mut flow = Flow::Continue;
+        loop {
+            match decoder.decode(&mut input) {
+                Ok(Some(args)) => {
+                    let (frame, next) = client.handle(args);
+                    if let Some(frame) = frame {
+                        resp::encode(&frame, client.protocol(), &mut output);
+                    }
+                    flow = next;
+                    if flow != Flow::Continue {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    resp::encode(
+                        &Frame::Error(format!("ERR {error}")),
+                        client.protocol(),
+                        &mut output,
+                    );
+                    flow = Flow::Close;
+                    break;
+                }
+            }
+        }
+        if client.take_wrote() {
+            let seq = shared.db.persistence().log().last_seq();
+            if let Err(failure) = shared.syncer.wait(seq).await {
+                // Nothing unlogged is acknowledged: the replies are dropped.
+                output.clear();
+                let message =
+                    format!("ERR the append-only log failed, the server is stopping: {failure}");
+                resp::encode(&Frame::Error(message), client.protocol(), &mut output);
+                let _ = stream.write_all(&output).await;
+                shared.fatal.store(true, Ordering::SeqCst);
+                let _ = shared.shutdown.send(true);
+                break 'connection;
+            }
+        }
+        if !output.is_empty() {
+            if stream.write_all(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+            if output.capacity() > 1 << 20 {
+                output.shrink_to(READ_CHUNK);
+            }
+        }
+        match flow {
+            Flow::Continue => {}
+            Flow::Close => break,
+            Flow::Shutdown => {
+                let _ = shared.shutdown.send(true);
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.clients.unregister(handle.id);
+    tracing::debug!(id = handle.id, %addr, "client disconnected");
+}

@@ -1,0 +1,114 @@
+//! Acknowledgement for network clients: one thread makes the log safe for
+//! everybody waiting (a write to the operating system, and an fsync under
+//! `always`), so many connections share each write and each fsync (group
+//! commit) and no async worker ever blocks on the disk.
+
+use crate::Db;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// What the sync thread has made safe so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Durable {
+    /// Every log record up to this sequence number is safe to acknowledge.
+    pub seq: u64,
+    /// Set when the log failed: nothing more may be acknowledged.
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Wanted {
+    seq: u64,
+    stop: bool,
+}
+
+/// The shared acknowledger.
+#[derive(Debug)]
+pub struct Syncer {
+    wanted: Mutex<Wanted>,
+    wake: Condvar,
+    done: watch::Sender<Durable>,
+}
+
+impl Syncer {
+    /// Starts the sync thread for `db`.
+    pub fn start(db: Arc<Db>) -> Arc<Syncer> {
+        let last = db.persistence().log().last_seq();
+        let (done, _) = watch::channel(Durable {
+            seq: last,
+            failure: None,
+        });
+        let syncer = Arc::new(Syncer {
+            wanted: Mutex::new(Wanted::default()),
+            wake: Condvar::new(),
+            done,
+        });
+        let worker = syncer.clone();
+        std::thread::Builder::new()
+            .name("inmem-ack".into())
+            .spawn(move || worker.run(&db))
+            .expect("spawning a thread at start-up");
+        syncer
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Wanted> {
+        self.wanted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(&self, db: &Db) {
+        loop {
+            {
+                let mut wanted = self.lock();
+                while !wanted.stop && wanted.seq <= self.done.borrow().seq {
+                    wanted = self.wake.wait(wanted).unwrap_or_else(|p| p.into_inner());
+                }
+                if wanted.stop {
+                    return;
+                }
+            }
+            // Everything recorded before this point is covered by the barrier.
+            let covered = db.persistence().log().last_seq();
+            let failure = db.acknowledge().err();
+            let failed = failure.is_some();
+            self.done.send_modify(|d| {
+                d.seq = d.seq.max(covered);
+                if d.failure.is_none() {
+                    d.failure = failure;
+                }
+            });
+            if failed {
+                return;
+            }
+        }
+    }
+
+    /// Waits until every record up to `seq` is safe to acknowledge.
+    pub async fn wait(&self, seq: u64) -> Result<(), String> {
+        let mut done = self.done.subscribe();
+        if let Some(failure) = &done.borrow().failure {
+            return Err(failure.clone());
+        }
+        if done.borrow().seq >= seq {
+            return Ok(());
+        }
+        {
+            let mut wanted = self.lock();
+            wanted.seq = wanted.seq.max(seq);
+        }
+        self.wake.notify_one();
+        let state = done
+            .wait_for(|d| d.seq >= seq || d.failure.is_some())
+            .await
+            .map_err(|_| "the acknowledgement thread stopped".to_string())?;
+        match &state.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the sync thread.
+    pub fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
+    }
+}
