@@ -172,11 +172,15 @@ impl Session {
         args: &[Vec<u8>],
     ) -> Result<Reply, CommandError> {
         let started = Instant::now();
-        let source = args
-            .iter()
-            .map(|a| grammar::quote_word(a))
-            .collect::<Vec<_>>()
-            .join(" ");
+        // The source text is needed only to name a statement of an open transaction.
+        let source = if self.transaction.is_some() {
+            args.iter()
+                .map(|a| grammar::quote_word(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            String::new()
+        };
         let result = self.run(command, &source).map_err(StatementError::from);
         self.last_elapsed = started.elapsed();
         self.finish(name, args.iter().map(Vec::as_slice), &result);
