@@ -569,7 +569,7 @@ pub fn build(spec: &'static RedisSpec, args: &[Vec<u8>]) -> Result<Command, Comm
             }
         }
         "mset" | "msetnx" => {
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err(CommandError::RedisArity(spec.name));
             }
             let pairs = args
