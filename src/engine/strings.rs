@@ -335,6 +335,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn strings_stop_at_512_mib() {
+        assert_eq!(fits(MAX_STRING - 1, 1), Ok(()));
+        assert_eq!(fits(0, MAX_STRING), Ok(()));
+        assert_eq!(fits(MAX_STRING, 1), Err(CommandError::StringTooLong));
+        assert_eq!(fits(u64::MAX, 1), Err(CommandError::StringTooLong));
+    }
+
+    #[test]
     fn ranges_like_getrange() {
         // Checked against redis-server 7.0.15 with "Hello World".
         let s = b"Hello World";
