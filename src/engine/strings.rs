@@ -65,7 +65,6 @@ pub fn execute<S: Store + ?Sized>(
             }
             Reply::Bool(missing)
         }
-        StrOp::Get(key) => value(store.get(key, now)),
         StrOp::GetDel(key) => {
             let old = store.get(key, now);
             if old.is_some() {

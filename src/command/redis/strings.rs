@@ -369,8 +369,6 @@ pub enum StrOp {
         /// New value.
         value: Vec<u8>,
     },
-    /// GET.
-    Get(Vec<u8>),
     /// GETDEL.
     GetDel(Vec<u8>),
     /// GETEX.
@@ -476,7 +474,6 @@ impl StrOp {
         match self {
             StrOp::Set { key, .. }
             | StrOp::SetNx { key, .. }
-            | StrOp::Get(key)
             | StrOp::GetDel(key)
             | StrOp::GetEx { key, .. }
             | StrOp::Append { key, .. }
@@ -533,7 +530,8 @@ pub fn build(spec: &'static RedisSpec, args: &[Vec<u8>]) -> Result<Command, Comm
     let key = arg(0)?;
     let op = match spec.name {
         "set" => set(key, arg(1)?, &args[2..])?,
-        "get" => StrOp::Get(key),
+        // inmem's own read has exactly GET's meaning (and counts hits and misses).
+        "get" => return Ok(Command::Op(Op::Get(key))),
         "getdel" => StrOp::GetDel(key),
         "getex" => StrOp::GetEx {
             key,
@@ -828,12 +826,19 @@ mod tests {
             .collect()
     }
 
-    fn built(text: &str) -> Result<StrOp, CommandError> {
+    fn built_op(text: &str) -> Result<Op, CommandError> {
         let all = words(text);
         let spec = super::super::lookup(&all[0]).expect("a string command");
         assert!(spec.accepts(all.len()), "{text}: arity");
         match build(spec, &all[1..])? {
-            Command::Op(Op::Str(op)) => Ok(op),
+            Command::Op(op) => Ok(op),
+            other => panic!("{text}: built {other:?}"),
+        }
+    }
+
+    fn built(text: &str) -> Result<StrOp, CommandError> {
+        match built_op(text)? {
+            Op::Str(op) => Ok(op),
             other => panic!("{text}: built {other:?}"),
         }
     }
@@ -873,11 +878,12 @@ mod tests {
                 .iter()
                 .find(|s| s.split(' ').next() == Some(spec.name))
                 .unwrap_or_else(|| panic!("no sample for {}", spec.name));
-            let op = built(sample).unwrap_or_else(|e| panic!("{sample}: {e}"));
+            let op = built_op(sample).unwrap_or_else(|e| panic!("{sample}: {e}"));
             assert_eq!(op.writes(), spec.writes(), "{sample}");
             assert_eq!(spec.group, "string");
         }
         assert_eq!(samples.len(), COMMANDS.len());
+        assert!(matches!(built_op("get k"), Ok(Op::Get(key)) if key == b"k"));
     }
 
     #[test]
