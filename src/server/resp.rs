@@ -244,7 +244,7 @@ fn write_double(out: &mut Vec<u8>, x: f64) {
     let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
     let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
     let digits = &digits[..significant.max(1)];
-    if exponent < -4 || exponent >= PRECISION {
+    if !(-4..PRECISION).contains(&exponent) {
         out.push(digits[0]);
         if digits.len() > 1 {
             out.push(b'.');
