@@ -285,7 +285,9 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Redis's: 512 MiB bulk strings, 1024*1024 elements, 64 KiB lines.
+    /// Redis's: 512 MiB bulk strings (`proto-max-bulk-len`) and 64 KiB lines; 1024*1024 elements,
+    /// where redis-server 7.0 itself takes counts up to `i32::MAX` (memory here is reserved only as
+    /// arguments arrive, so a larger limit would be safe too).
     fn default() -> Self {
         Self {
             max_bulk_len: 512 * 1024 * 1024,
