@@ -717,6 +717,11 @@ impl Engine {
         }
     }
 
+    /// How many (set, key) watches are registered across connections.
+    pub fn watched_keys(&self) -> usize {
+        self.lock().watchers.len()
+    }
+
     /// Watches `key` of `namespace` for `set` (Redis's WATCH): a later
     /// [`Engine::run_exec`] with `set` aborts if the key is written, deleted,
     /// expires, is flushed, swapped, moved or evicted in the meantime.

@@ -42,6 +42,11 @@ impl Registry {
         self.count.load(Ordering::Relaxed) > 0
     }
 
+    /// Registered watches (one per set and key).
+    pub(super) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
     fn add(&self, namespace: &str, key: &[u8], watcher: Watcher) {
         let mut watched = self.lock();
         watched
