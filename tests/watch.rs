@@ -175,6 +175,9 @@ fn a_key_already_expired_when_watched_changes_nothing_by_being_removed() {
     }));
 }
 
+/// Something another connection does between WATCH and EXEC.
+type Action = dyn Fn(&Engine);
+
 #[test]
 fn flushdb_flushall_and_swapdb_abort_when_they_touch_the_key() {
     let flushdb = |e: &Engine| {
@@ -187,7 +190,7 @@ fn flushdb_flushall_and_swapdb_abort_when_they_touch_the_key() {
         e.run_global("5", &GlobalOp::Swap("1".into(), "0".into()))
             .unwrap();
     };
-    let actions: [(&str, &dyn Fn(&Engine)); 3] = [
+    let actions: [(&str, &Action); 3] = [
         ("flushdb", &flushdb),
         ("flushall", &flushall),
         ("swapdb", &swapdb),
