@@ -4,7 +4,7 @@
 //! shown by recovery and by a power cut at every byte of that record.
 
 use inmem::command::redis::global::GlobalOp;
-use inmem::command::{Op, Reply};
+use inmem::command::{Command, Op, Reply};
 use inmem::engine::{Engine, Eviction, ExecOp, Limits, ManualClock, Mutation, WatchSet};
 use inmem::error::CommandError;
 use inmem::persist::disk::SimDisk;
@@ -50,7 +50,24 @@ fn item(namespace: &str, op: Op) -> (String, ExecOp) {
 }
 
 fn global(namespace: &str, op: GlobalOp) -> (String, ExecOp) {
-    (namespace.to_string(), ExecOp::Global(op))
+    let queued = ExecOp::from_command(Command::Global(op)).unwrap();
+    (namespace.to_string(), queued)
+}
+
+#[test]
+fn only_keyspace_and_cross_namespace_commands_are_queueable() {
+    assert!(matches!(
+        ExecOp::from_command(Command::Op(Op::Size)),
+        Ok(ExecOp::Op(Op::Size))
+    ));
+    assert!(matches!(
+        ExecOp::from_command(Command::Global(GlobalOp::FlushAll)),
+        Ok(ExecOp::Global(GlobalOp::FlushAll))
+    ));
+    assert!(matches!(
+        ExecOp::from_command(Command::Begin),
+        Err(Command::Begin)
+    ));
 }
 
 /// Watches `k` in namespace 0, lets `meanwhile` run, then EXECs `SET done 1`:

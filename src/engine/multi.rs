@@ -3,7 +3,7 @@
 
 use super::{Engine, Store, WatchSet};
 use crate::command::redis::global::GlobalOp;
-use crate::command::{Op, Reply};
+use crate::command::{Command, Op, Reply};
 use crate::error::CommandError;
 
 /// One command queued between MULTI and EXEC.
@@ -16,6 +16,16 @@ pub enum ExecOp {
 }
 
 impl ExecOp {
+    /// The queueable form of a built command: keyspace and cross-namespace
+    /// operations; any other command is handed back.
+    pub fn from_command(command: Command) -> Result<ExecOp, Command> {
+        match command {
+            Command::Op(op) => Ok(ExecOp::Op(op)),
+            Command::Global(op) => Ok(ExecOp::Global(op)),
+            other => Err(other),
+        }
+    }
+
     fn writes(&self) -> bool {
         match self {
             ExecOp::Op(op) => op.writes(),
