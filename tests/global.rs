@@ -781,8 +781,13 @@ fn a_snapshot_written_while_namespaces_are_swapped_is_one_moment_and_reopens() {
     while swaps.load(Ordering::SeqCst) < 3 {
         std::thread::yield_now();
     }
+    let before_save = swaps.load(Ordering::SeqCst);
     let written = db.persistence().save(db.engine()).unwrap();
     let after_save = swaps.load(Ordering::SeqCst);
+    assert!(
+        after_save > before_save,
+        "swaps ran while the snapshot was written"
+    );
     while swaps.load(Ordering::SeqCst) < after_save + 3 {
         std::thread::yield_now();
     }
