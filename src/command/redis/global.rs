@@ -23,7 +23,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         step: 1,
         group: "generic",
         syntax: "key db",
-        summary: "Moves a key to another database.",
+        summary: "Move a key to another database, unless it is there already.",
     },
     RedisSpec {
         name: "copy",
@@ -34,7 +34,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         step: 1,
         group: "generic",
         syntax: "source destination [DB destination-db] [REPLACE]",
-        summary: "Copies the value of a key to a new key.",
+        summary: "Copy a key's value and time to live to another key, in this or another database.",
     },
     RedisSpec {
         name: "swapdb",
@@ -45,7 +45,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         step: 0,
         group: "server",
         syntax: "index1 index2",
-        summary: "Swaps two Redis databases.",
+        summary: "Exchange the contents of two databases.",
     },
     RedisSpec {
         name: "flushall",
@@ -56,7 +56,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         step: 0,
         group: "server",
         syntax: "[ASYNC | SYNC]",
-        summary: "Removes all keys from all databases.",
+        summary: "Delete every key of every database.",
     },
 ];
 
