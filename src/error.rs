@@ -121,6 +121,19 @@ pub enum CommandError {
         /// The operating system's reason.
         reason: String,
     },
+    // Cross-namespace commands' errors (MOVE, COPY, SWAPDB, SELECT).
+    /// A Redis database index is not below the number of databases.
+    #[error("DB index is out of range")]
+    DbIndexOutOfRange,
+    /// A SWAPDB index is not an integer; names which (`first` or `second`).
+    #[error("invalid {0} DB index")]
+    InvalidDbIndex(&'static str),
+    /// An integer argument is outside the 32-bit range Redis allows for it.
+    #[error("value is out of range, value must between -2147483648 and 2147483647")]
+    IntOutOfRange,
+    /// MOVE or COPY onto the very key it reads.
+    #[error("source and destination objects are the same")]
+    SameObject,
 }
 
 /// Why a database could not be opened.
