@@ -187,6 +187,22 @@ impl Session {
         result.map_err(|e| e.error)
     }
 
+    /// Records a command that a front-end ran outside [`Session::execute_command`]
+    /// (EXEC's atomic block) in the statistics and the command log.
+    pub fn record(
+        &self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        error: Option<&CommandError>,
+        elapsed: Duration,
+    ) {
+        self.db.stats().record(name, elapsed);
+        if let Some(log) = self.db.command_log() {
+            let message = error.map(ToString::to_string);
+            log.record(&self.namespace, args, message.as_deref().map_or(Ok(()), Err), elapsed);
+        }
+    }
+
     /// Records a finished statement in the statistics and the command log.
     fn finish<'a>(
         &self,

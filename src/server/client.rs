@@ -9,7 +9,7 @@ use super::resp::{Frame, Protocol};
 use super::transaction::Transaction;
 use super::{Shared, admin, introspect, reply};
 use crate::command::grammar::Word;
-use crate::command::redis::{self, RedisSpec};
+use crate::command::redis::{self, RedisSpec, global};
 use crate::command::{self, spec::Spec};
 use crate::error::CommandError;
 use crate::session::Session;
@@ -169,6 +169,11 @@ impl Client {
     /// The protocol replies are encoded in.
     pub fn protocol(&self) -> Protocol {
         self.protocol
+    }
+
+    /// Notes that a command may have written, so the log is made safe before replying.
+    pub(super) fn mark_written(&mut self, wrote: bool) {
+        self.wrote |= wrote;
     }
 
     /// True (once) when commands since the last call may have written, so the
@@ -410,11 +415,7 @@ impl Client {
     }
 
     fn select(&mut self, index: &[u8]) -> Result<Frame, CommandError> {
-        let index = redis::parse_int(index)?;
-        if !(0..super::DATABASES).contains(&index) {
-            return Err(CommandError::BadArgument("DB index is out of range".into()));
-        }
-        let namespace = index.to_string();
+        let namespace = global::db_namespace(index)?;
         self.session.use_namespace(&namespace)?;
         self.handle.update(|s| s.namespace = namespace);
         Ok(Frame::Simple("OK".into()))
