@@ -190,7 +190,7 @@ impl Keyspace {
     }
 
     /// One step of a SCAN walk: calls `f` for every entry, expired ones
-    /// included, whose [`scan_position`] is at or after `cursor` and before
+    /// included, whose `scan_position` is at or after `cursor` and before
     /// the cursor returned, which is 0 once every position is covered.
     ///
     /// About `count` entries are examined: whole partitions while they fit,
@@ -257,7 +257,7 @@ const _: () = assert!(PARTITIONS.is_power_of_two());
 /// Where `key` comes in a SCAN walk: its partition in the top bits, then a
 /// fixed hash of the key. Keys never change partition and the hash does not
 /// depend on the process, so a key keeps its position as long as it exists.
-pub fn scan_position(key: &[u8]) -> u64 {
+pub(super) fn scan_position(key: &[u8]) -> u64 {
     position_in(partition_of(key), key)
 }
 
