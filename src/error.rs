@@ -48,6 +48,27 @@ pub enum CommandError {
     LcsTooLarge,
 
     // Redis key commands' errors go here.
+    /// A Redis command's options do not combine or are not recognised.
+    #[error("syntax error")]
+    Syntax,
+    /// An expiry is out of range; carries the command's name.
+    #[error("invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    /// RENAME or RENAMENX of a key that does not exist.
+    #[error("no such key")]
+    NoSuchKey,
+    /// An EXPIRE-family option Redis does not know, as the client spelled it.
+    #[error("Unsupported option {0}")]
+    UnsupportedOption(String),
+    /// EXPIRE's NX combined with XX, GT or LT.
+    #[error("NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireNxWithOthers,
+    /// EXPIRE's GT combined with LT.
+    #[error("GT and LT options at the same time are not compatible")]
+    ExpireGtWithLt,
+    /// SCAN's cursor is not an unsigned 64-bit decimal number.
+    #[error("invalid cursor")]
+    InvalidCursor,
     /// The first word names no command and no alias.
     #[error("unknown command '{0}' (type 'help' for the list)")]
     UnknownCommand(String),
