@@ -9,7 +9,7 @@ pub enum CommandError {
     /// A Redis command got the wrong number of arguments (Redis's wording).
     #[error("wrong number of arguments for '{0}' command")]
     RedisArity(&'static str),
-    // Redis string commands' errors go here.
+    // Redis commands' errors (shared by strings and keys).
     /// A Redis command's options do not combine or are not recognised.
     #[error("syntax error")]
     Syntax,
@@ -47,13 +47,7 @@ pub enum CommandError {
     #[error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
     LcsTooLarge,
 
-    // Redis key commands' errors go here.
-    /// A Redis command's options do not combine or are not recognised.
-    #[error("syntax error")]
-    Syntax,
-    /// An expiry is out of range; carries the command's name.
-    #[error("invalid expire time in '{0}' command")]
-    InvalidExpireTime(&'static str),
+    // Redis key commands' errors.
     /// RENAME or RENAMENX of a key that does not exist.
     #[error("no such key")]
     NoSuchKey,
