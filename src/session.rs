@@ -199,7 +199,12 @@ impl Session {
         self.db.stats().record(name, elapsed);
         if let Some(log) = self.db.command_log() {
             let message = error.map(ToString::to_string);
-            log.record(&self.namespace, args, message.as_deref().map_or(Ok(()), Err), elapsed);
+            log.record(
+                &self.namespace,
+                args,
+                message.as_deref().map_or(Ok(()), Err),
+                elapsed,
+            );
         }
     }
 

@@ -24,19 +24,31 @@ impl Redis {
             .unwrap()
             .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Redis { child, port, _dir: dir };
-            }
+        // Owned by the guard from here on, so it is killed and reaped on every path.
+        let redis = Redis {
+            child,
+            port,
+            _dir: dir,
+        };
+        let up = (0..100).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "redis-server did not start");
+        redis
     }
 }
 
@@ -241,7 +253,9 @@ fn inmem_answers_like_redis_server() {
         let got = normalise(ours.read(), compare);
         compared += 1;
         if expected != got {
-            differences.push(format!("{text}\n    redis: {expected:?}\n    inmem: {got:?}"));
+            differences.push(format!(
+                "{text}\n    redis: {expected:?}\n    inmem: {got:?}"
+            ));
         }
     }
     assert!(compared > 100);

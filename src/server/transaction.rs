@@ -126,8 +126,7 @@ impl Client {
             Ok(None) => return Frame::NullArray,
             Ok(Some(results)) => results,
         };
-        if namespace != self.session.namespace() && self.session.use_namespace(&namespace).is_ok()
-        {
+        if namespace != self.session.namespace() && self.session.use_namespace(&namespace).is_ok() {
             let shown = namespace.clone();
             self.handle.update(|s| s.namespace = shown);
         }
@@ -136,7 +135,8 @@ impl Client {
             .into_iter()
             .zip(&names)
             .map(|(result, (name, args))| {
-                self.session.record(name, args, result.as_ref().err(), elapsed);
+                self.session
+                    .record(name, args, result.as_ref().err(), elapsed);
                 Some(match result {
                     Ok(answer) => reply::frame(answer),
                     Err(error) => reply::error(&error),
