@@ -1,5 +1,6 @@
 //! The same commands sent to `inmem serve` and to Debian's redis-server 7
-//! must get the same replies, byte for byte (errors included). Skipped with a
+//! must get the same replies, byte for byte (errors included): once as inline
+//! commands over raw TCP, once through the `redis` crate. Skipped with a
 //! printed reason when redis-server is missing, unless REQUIRE_REDIS=1.
 
 mod support;
@@ -256,6 +257,97 @@ fn inmem_answers_like_redis_server() {
             differences.push(format!(
                 "{text}\n    redis: {expected:?}\n    inmem: {got:?}"
             ));
+        }
+    }
+    assert!(compared > 100);
+    assert!(
+        differences.is_empty(),
+        "{} of {compared} replies differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+/// Splits a script line into arguments: spaces separate, double quotes group.
+fn split(line: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    args.push(std::mem::take(&mut current));
+                    started = false;
+                }
+            }
+            c => {
+                current.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        args.push(current);
+    }
+    args
+}
+
+/// A reply as the `redis` crate reports it: a value, or the server's error text.
+fn query(con: &mut redis::Connection, args: &[String]) -> Result<redis::Value, String> {
+    let mut cmd = redis::cmd(&args[0]);
+    for arg in &args[1..] {
+        cmd.arg(arg);
+    }
+    cmd.query::<redis::Value>(con).map_err(|e| {
+        format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
+    })
+}
+
+fn sorted(value: Result<redis::Value, String>, compare: Compare) -> Result<redis::Value, String> {
+    match (value, compare) {
+        (Ok(redis::Value::Array(mut items)), Compare::Unordered) => {
+            items.sort_by_key(|v| format!("{v:?}"));
+            Ok(redis::Value::Array(items))
+        }
+        (other, _) => other,
+    }
+}
+
+#[test]
+fn the_redis_crate_gets_the_same_replies_from_both() {
+    if !have("redis-server") {
+        return;
+    }
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let inmem = Server::start(dir.path(), &[]);
+    let open = |port: u16| {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let mut theirs = open(redis.port);
+    let mut ours = open(inmem.port);
+    let mut differences = Vec::new();
+    let mut compared = 0;
+    for line in SCRIPT.lines().filter(|l| !l.trim().is_empty()) {
+        let (compare, text) = match line.strip_prefix('~') {
+            Some(rest) => (Compare::Unordered, rest),
+            None => (Compare::Exact, line),
+        };
+        let args = split(text);
+        let expected = sorted(query(&mut theirs, &args), compare);
+        let got = sorted(query(&mut ours, &args), compare);
+        compared += 1;
+        if expected != got {
+            differences.push(format!("{text}\n    redis: {expected:?}\n    inmem: {got:?}"));
         }
     }
     assert!(compared > 100);
