@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// A JSON request body; an empty body reads as `T::default()`.
+/// A JSON request body; an empty body or `null` reads as `T::default()`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -35,8 +35,8 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
+        serde_json::from_slice::<Option<T>>(&bytes)
+            .map(|body| JsonBody(body.unwrap_or_default()))
             .map_err(|e| {
                 ApiError::new(
                     axum::http::StatusCode::BAD_REQUEST,

@@ -142,7 +142,9 @@ pub async fn put(
             ttl_ms,
         };
         run_op(s, "put", op, &args)?;
-        Ok(Json(json!({ "key": bytes_json(&key), "stored": true, "ttl": ttl })))
+        Ok(Json(
+            json!({ "key": bytes_json(&key), "stored": true, "ttl": ttl }),
+        ))
     })
     .await
 }
@@ -154,7 +156,12 @@ pub async fn delete(
     QueryArgs(q): QueryArgs<NsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     in_session(&state, q.ns, true, move |s| {
-        match run_op(s, "delete", Op::Delete(vec![key.clone()]), &[b"delete", &key])? {
+        match run_op(
+            s,
+            "delete",
+            Op::Delete(vec![key.clone()]),
+            &[b"delete", &key],
+        )? {
             Reply::Int(0) => Err(missing(&key)),
             Reply::Int(n) => Ok(Json(json!({ "deleted": n }))),
             other => Err(unexpected(&other)),
@@ -314,7 +321,11 @@ pub async fn list(
             let reply = match find {
                 Some(op) => {
                     let (mode, pattern) = filter.unwrap_or((FindMode::Glob, String::new()));
-                    let flag: &[u8] = if mode == FindMode::Regex { b"-r" } else { b"-l" };
+                    let flag: &[u8] = if mode == FindMode::Regex {
+                        b"-r"
+                    } else {
+                        b"-l"
+                    };
                     run_op(s, "find", op, &[b"find", b"-k", flag, pattern.as_bytes()])?
                 }
                 None => run_op(s, "keys", Op::Keys(None), &[b"keys"])?,

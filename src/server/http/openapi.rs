@@ -188,7 +188,7 @@ pub fn spec() -> Value {
                 None,
                 json!({
                     "200": ok("Dropped.", object(json!({ "namespace": { "type": "string" }, "dropped": { "type": "integer" } }))),
-                    "404": error("No such namespace.")
+                    "404": error("The namespace holds no keys.")
                 }),
             ) },
             "/v1/batch": { "post": api(
@@ -225,7 +225,7 @@ pub fn spec() -> Value {
                     Some(json_body(json!({
                         "type": "object",
                         "required": ["name", "body"],
-                        "properties": { "name": { "type": "string" }, "body": { "type": "string", "example": "put $1 $2" } }
+                        "properties": { "name": { "type": "string" }, "body": { "type": "string", "example": "put" } }
                     }))),
                     json!({ "200": ok("Defined.", object(json!({ "name": { "type": "string" }, "body": { "type": "string" } }))) })),
                 "delete": api("Remove an alias.", vec![json!({

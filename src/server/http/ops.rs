@@ -133,29 +133,22 @@ pub async fn namespaces(
     .await
 }
 
-/// `DELETE /v1/namespaces/{ns}`: drops a namespace and its keys; 404 when it holds none.
+/// `DELETE /v1/namespaces/{ns}`: drops a namespace and its keys; 404 when it holds no keys.
 pub async fn drop_namespace(
     Shared(state): Shared<State>,
     Path(ns): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     in_session(&state, None, true, move |s| {
         let args = [b"dropns".to_vec(), ns.clone().into_bytes()];
-        let known = state_has_namespace(s, &ns);
         match s.execute_command("dropns", Command::DropNamespace(ns.clone()), &args)? {
-            Reply::Int(0) if !known => Err(ApiError::not_found(format!("no namespace '{ns}'"))),
+            Reply::Int(0) => Err(ApiError::not_found(format!(
+                "namespace '{ns}' holds no keys"
+            ))),
             Reply::Int(n) => Ok(Json(json!({ "namespace": ns, "dropped": n }))),
             other => Err(ApiError::unavailable(format!("unexpected reply {other:?}"))),
         }
     })
     .await
-}
-
-fn state_has_namespace(s: &crate::session::Session, ns: &str) -> bool {
-    s.db()
-        .engine()
-        .namespace_stats()
-        .iter()
-        .any(|n| n.name == ns)
 }
 
 /// `POST /v1/batch` with `{"statements": [...]}`: runs them atomically as
@@ -172,8 +165,7 @@ pub async fn batch(
     let text = statements.join("\n");
     in_session(&state, q.ns, true, move |s| {
         let args = [b"batch".to_vec(), b"-c".to_vec(), text.clone().into_bytes()];
-        let reply =
-            s.execute_command("batch", Command::Batch(BatchSource::Inline(text)), &args)?;
+        let reply = s.execute_command("batch", Command::Batch(BatchSource::Inline(text)), &args)?;
         Ok(Json(json!({ "results": to_json(&reply) })))
     })
     .await
@@ -194,7 +186,11 @@ pub async fn find(
     };
     let op = find_op(target, body.mode, &pattern)?;
     in_session(&state, q.ns, false, move |s| {
-        let target_flag: &[u8] = if target == FindTarget::Keys { b"-k" } else { b"-v" };
+        let target_flag: &[u8] = if target == FindTarget::Keys {
+            b"-k"
+        } else {
+            b"-v"
+        };
         match run_op(s, "find", op, &[b"find", target_flag, pattern.as_bytes()])? {
             Reply::List(keys) => Ok(Json(json!({
                 "keys": keys.iter().map(|k| bytes_json(k)).collect::<Vec<_>>()
@@ -214,7 +210,8 @@ pub async fn find(
 /// `GET /v1/aliases`: the alias table, name to text.
 pub async fn aliases(Shared(state): Shared<State>) -> Result<Json<Value>, ApiError> {
     in_session(&state, None, false, |s| {
-        let reply = s.execute_command("show-alias", Command::ShowAlias, &[b"show-alias".to_vec()])?;
+        let reply =
+            s.execute_command("show-alias", Command::ShowAlias, &[b"show-alias".to_vec()])?;
         Ok(Json(json!({ "aliases": to_json(&reply) })))
     })
     .await
@@ -231,7 +228,11 @@ pub async fn define_alias(
         ));
     };
     in_session(&state, None, false, move |s| {
-        let args = [b"alias".to_vec(), name.clone().into_bytes(), text.clone().into_bytes()];
+        let args = [
+            b"alias".to_vec(),
+            name.clone().into_bytes(),
+            text.clone().into_bytes(),
+        ];
         let command = Command::Alias {
             name: name.clone(),
             body: text.clone(),
