@@ -784,3 +784,22 @@ async fn pages_are_served_embedded_with_a_strict_content_security_policy() {
     let script = s.get("/assets/dashboard.js").await.body;
     assert!(!script.as_str().unwrap().contains("innerHTML"));
 }
+
+#[tokio::test]
+async fn serve_answers_until_told_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(START_MS);
+    let db = Db::open(options(dir.path(), &clock)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let served = tokio::spawn(http::serve(listener, db, HttpSettings::default(), stopping));
+    let health = reqwest::get(format!("{base}/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), served)
+        .await
+        .expect("serve did not stop")
+        .unwrap();
+    assert!(reqwest::get(format!("{base}/health")).await.is_err());
+}

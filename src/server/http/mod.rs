@@ -22,6 +22,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// Default largest request body: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -132,6 +134,25 @@ pub fn router(db: Arc<Db>, settings: HttpSettings) -> Router {
         .layer(axum::middleware::from_fn_with_state(password, auth::check))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .with_state(state)
+}
+
+/// Serves the API and dashboard on `listener` until `stopping` turns true,
+/// then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    db: Arc<Db>,
+    settings: HttpSettings,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let shutdown = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    if let Err(e) = axum::serve(listener, router(db, settings))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!("the HTTP server stopped: {e}");
+    }
 }
 
 /// Runs `work` on a fresh session (in namespace `ns` when given) on a blocking
