@@ -113,9 +113,13 @@ echo "http PUT /v1/keys/{key}: $put ($settings)"
 
 if command -v redis-benchmark >/dev/null && [[ $resp_port =~ ^[0-9]+$ ]]; then
     requests=200000
-    resp=$(redis-benchmark -p "$resp_port" -c "$connections" -n "$requests" -t get,set -q 2>/dev/null |
-        tr '\r' '\n' | awk -F'[: ]+' '/requests per second/ {printf "resp %s: %d req/s; ", $1, $2}')
-    echo "${resp% }(redis-benchmark -c $connections -n $requests)"
+    if raw=$(redis-benchmark -p "$resp_port" -c "$connections" -n "$requests" -t get,set -q 2>&1); then
+        resp=$(tr '\r' '\n' <<<"$raw" |
+            awk -F'[: ]+' '/requests per second/ {printf "resp %s: %d req/s; ", $1, $2}')
+        echo "${resp% }(redis-benchmark -c $connections -n $requests)"
+    else
+        log "redis-benchmark failed against the RESP port: $(tr '\r' '\n' <<<"$raw" | tail -n 2)"
+    fi
 else
     log "redis-benchmark not installed: RESP figures skipped (apt-get install -y redis-tools)"
 fi
