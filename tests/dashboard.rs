@@ -522,3 +522,30 @@ async fn dashboard_asks_for_the_password_once_and_keeps_it_for_the_tab() {
     assert!(!b.displayed("#auth-form").await);
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_page_renders_every_operation_without_the_internet() {
+    if !browser_available() {
+        return;
+    }
+    let (base, _db, _dir) = serve(HttpSettings::default(), &[]).await;
+    let operations = http::routes().len();
+    let b = Browser::start().await;
+    b.goto(&format!("{base}/docs")).await;
+    // One card per operation, then one for the schemas.
+    let titles = b
+        .wait_for("#docs .op h2", "every operation", |t| {
+            t.len() == operations + 1
+        })
+        .await;
+    assert!(
+        titles.contains(&"GET /v1/keys/{key}".to_string()),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"POST /v1/batch".to_string()), "{titles:?}");
+    let intro = b.texts("#docs-intro").await;
+    assert!(intro[0].contains("base64"), "{intro:?}");
+    assert_eq!(b.texts("#docs-error").await, [""]);
+    b.screenshot("docs.png").await;
+    b.close().await;
+}

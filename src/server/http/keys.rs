@@ -87,8 +87,9 @@ fn ttl_ms(seconds: i64) -> Result<i64, ApiError> {
     Ok(seconds * 1000)
 }
 
-fn unexpected(reply: &Reply) -> ApiError {
-    ApiError::unavailable(format!("unexpected reply from the engine: {reply:?}"))
+/// A reply of a kind the operation never gives: a bug, reported rather than panicking.
+pub fn unexpected(reply: &Reply) -> ApiError {
+    ApiError::internal(format!("unexpected reply from the engine: {reply:?}"))
 }
 
 /// `GET /v1/keys/{key}`: the value, or 404.
@@ -299,17 +300,31 @@ pub async fn list(
         (None, Some(regex)) => Some((FindMode::Regex, regex)),
         (None, None) => None,
     };
+    // The find statement that selects the keys, with the words it is logged as.
     let find = filter
-        .as_ref()
-        .map(|(mode, pattern)| find_op(FindTarget::Keys, *mode, pattern))
+        .map(|(mode, pattern)| {
+            let flag: &[u8] = if mode == FindMode::Regex {
+                b"-r"
+            } else {
+                b"-l"
+            };
+            let words = vec![
+                b"find".to_vec(),
+                b"-k".to_vec(),
+                flag.to_vec(),
+                pattern.clone().into_bytes(),
+            ];
+            find_op(FindTarget::Keys, mode, &pattern).map(|op| (op, words))
+        })
         .transpose()?;
     in_session(&state, q.ns, false, move |s| {
         let mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = if with_values {
-            let Reply::Pairs(pairs) = run_op(s, "items", Op::Items, &[b"items"])? else {
-                return Err(ApiError::unavailable("unexpected reply to items"));
+            let reply = run_op(s, "items", Op::Items, &[b"items"])?;
+            let Reply::Pairs(pairs) = reply else {
+                return Err(unexpected(&reply));
             };
             let keep = |key: &[u8]| match &find {
-                Some(Op::Find { matcher, .. }) => matcher.is_match(key),
+                Some((Op::Find { matcher, .. }, _)) => matcher.is_match(key),
                 _ => true,
             };
             pairs
@@ -319,14 +334,9 @@ pub async fn list(
                 .collect()
         } else {
             let reply = match find {
-                Some(op) => {
-                    let (mode, pattern) = filter.unwrap_or((FindMode::Glob, String::new()));
-                    let flag: &[u8] = if mode == FindMode::Regex {
-                        b"-r"
-                    } else {
-                        b"-l"
-                    };
-                    run_op(s, "find", op, &[b"find", b"-k", flag, pattern.as_bytes()])?
+                Some((op, words)) => {
+                    let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                    run_op(s, "find", op, &words)?
                 }
                 None => run_op(s, "keys", Op::Keys(None), &[b"keys"])?,
             };

@@ -13,14 +13,13 @@ mod keys;
 mod openapi;
 mod ops;
 
-pub use error::ApiError;
-
 use crate::Db;
 use crate::session::Session;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
+use error::ApiError;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -182,5 +181,5 @@ where
         Ok(result)
     })
     .await
-    .map_err(|e| ApiError::unavailable(format!("the request's worker failed: {e}")))?
+    .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
 }

@@ -3,7 +3,7 @@
 
 use super::body::{JsonBody, QueryArgs};
 use super::error::ApiError;
-use super::keys::{bytes_json, run_op};
+use super::keys::{bytes_json, run_op, unexpected};
 use super::{State, in_session};
 use crate::command::grammar::Word;
 use crate::command::{self, BatchSource, Command, FindTarget, Op, Reply};
@@ -127,7 +127,7 @@ pub async fn namespaces(
                     .map(|(name, keys)| json!({ "name": name, "keys": to_json(keys) }))
                     .collect::<Vec<_>>()
             }))),
-            other => Err(ApiError::unavailable(format!("unexpected reply {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     })
     .await
@@ -145,7 +145,7 @@ pub async fn drop_namespace(
                 "namespace '{ns}' holds no keys"
             ))),
             Reply::Int(n) => Ok(Json(json!({ "namespace": ns, "dropped": n }))),
-            other => Err(ApiError::unavailable(format!("unexpected reply {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     })
     .await
@@ -201,7 +201,7 @@ pub async fn find(
                     .map(|(k, v)| json!({ "key": bytes_json(k), "value": bytes_json(v) }))
                     .collect::<Vec<_>>()
             }))),
-            other => Err(ApiError::unavailable(format!("unexpected reply {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     })
     .await

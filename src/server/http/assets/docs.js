@@ -86,7 +86,11 @@ async function render() {
   document.getElementById("docs-intro").textContent =
     `${doc.info.title} ${doc.info.version} (OpenAPI ${doc.openapi}). ${doc.info.description}`;
   const root = document.getElementById("docs");
-  for (const [path, item] of Object.entries(doc.paths)) {
+  // The API first, then the pages.
+  const paths = Object.entries(doc.paths).sort(
+    ([a], [b]) => Number(!a.startsWith("/v1/")) - Number(!b.startsWith("/v1/")),
+  );
+  for (const [path, item] of paths) {
     for (const [method, op] of Object.entries(item)) {
       root.appendChild(renderOperation(doc, path, method, op));
     }
