@@ -343,6 +343,31 @@ async fn dashboard_lists_puts_searches_pages_and_deletes_in_chromium() {
         .await;
     let seconds: u64 = ttl[0].trim_end_matches(" s").parse().unwrap();
     assert!((95..=100).contains(&seconds), "{ttl:?}");
+    // The TTL counts down by itself.
+    b.wait_for("#detail-ttl", "the TTL counting down", |t| {
+        t.first()
+            .and_then(|t| t.trim_end_matches(" s").parse::<u64>().ok())
+            .is_some_and(|left| left < seconds)
+    })
+    .await;
+    // Persist removes the TTL; expire sets a new one.
+    b.click("#persist-key").await;
+    b.wait_text("#detail-ttl", "no expiry").await;
+    b.type_into("#expire-seconds", "50").await;
+    b.click("#expire-run").await;
+    b.wait_for("#detail-ttl", "the new TTL", |t| {
+        t.first().is_some_and(|t| t == "50 s" || t == "49 s")
+    })
+    .await;
+    // Edit copies the key and value into the form.
+    b.click("#edit-key").await;
+    let form = b
+        .script(
+            "return [document.getElementById('put-key').value, document.getElementById('put-value').value];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(form, json!(["greeting", "hello world"]));
     let stored: Value = api
         .get(format!("{base}/v1/keys/greeting"))
         .send()
