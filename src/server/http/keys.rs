@@ -302,20 +302,7 @@ pub async fn list(
     };
     // The find statement that selects the keys, with the words it is logged as.
     let find = filter
-        .map(|(mode, pattern)| {
-            let flag: &[u8] = if mode == FindMode::Regex {
-                b"-r"
-            } else {
-                b"-l"
-            };
-            let words = vec![
-                b"find".to_vec(),
-                b"-k".to_vec(),
-                flag.to_vec(),
-                pattern.clone().into_bytes(),
-            ];
-            find_op(FindTarget::Keys, mode, &pattern).map(|op| (op, words))
-        })
+        .map(|(mode, pattern)| find_op(FindTarget::Keys, mode, &pattern))
         .transpose()?;
     in_session(&state, q.ns, false, move |s| {
         let mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = if with_values {

@@ -38,29 +38,37 @@ pub enum FindIn {
     Values,
 }
 
-/// Builds a `find` operation through the statement language's builder, so the
-/// API compiles patterns (and limits regex size) exactly as the REPL does.
-pub fn find_op(target: FindTarget, mode: FindMode, pattern: &str) -> Result<Op, ApiError> {
-    let word = |text: &[u8]| Word {
-        bytes: text.to_vec(),
-        offset: 0,
-    };
-    let mut words = vec![
-        word(b"find"),
-        word(match target {
-            FindTarget::Keys => b"-k",
-            FindTarget::Values => b"-v",
-        }),
+/// A `find` statement built through the statement language's builder (so
+/// the API compiles patterns, and limits regex size, exactly as the REPL
+/// does), with the words it is logged as.
+pub fn find_op(
+    target: FindTarget,
+    mode: FindMode,
+    pattern: &str,
+) -> Result<(Op, Vec<Vec<u8>>), ApiError> {
+    let mut args: Vec<Vec<u8>> = vec![
+        b"find".to_vec(),
+        match target {
+            FindTarget::Keys => b"-k".to_vec(),
+            FindTarget::Values => b"-v".to_vec(),
+        },
     ];
     match mode {
         FindMode::Exact => {}
-        FindMode::Glob => words.push(word(b"-l")),
-        FindMode::Regex => words.push(word(b"-r")),
+        FindMode::Glob => args.push(b"-l".to_vec()),
+        FindMode::Regex => args.push(b"-r".to_vec()),
     }
-    words.push(word(pattern.as_bytes()));
+    args.push(pattern.as_bytes().to_vec());
+    let words: Vec<Word> = args
+        .iter()
+        .map(|bytes| Word {
+            bytes: bytes.clone(),
+            offset: 0,
+        })
+        .collect();
     match command::build(&words) {
-        Ok(Command::Op(op @ Op::Find { .. })) => Ok(op),
-        Ok(_) => Err(ApiError::bad_request("not a find statement")),
+        Ok(Command::Op(op @ Op::Find { .. })) => Ok((op, args)),
+        Ok(_) => Err(ApiError::internal("the find builder built another command")),
         Err(e) => Err(e.error.into()),
     }
 }
@@ -184,14 +192,10 @@ pub async fn find(
         FindIn::Keys => FindTarget::Keys,
         FindIn::Values => FindTarget::Values,
     };
-    let op = find_op(target, body.mode, &pattern)?;
+    let (op, args) = find_op(target, body.mode, &pattern)?;
     in_session(&state, q.ns, false, move |s| {
-        let target_flag: &[u8] = if target == FindTarget::Keys {
-            b"-k"
-        } else {
-            b"-v"
-        };
-        match run_op(s, "find", op, &[b"find", target_flag, pattern.as_bytes()])? {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        match run_op(s, "find", op, &args)? {
             Reply::List(keys) => Ok(Json(json!({
                 "keys": keys.iter().map(|k| bytes_json(k)).collect::<Vec<_>>()
             }))),
