@@ -25,13 +25,32 @@ const XSS_KEY: &str = "<img src=x onerror=alert(1)>";
 /// How long the page may take to show what a step expects.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// Kills chromedriver when the test ends, however it ends.
-struct KillOnDrop(Child);
+/// Ends the browser session and kills chromedriver when the test ends, however
+/// it ends (a failed assertion included), so no Chromium is left running.
+struct Driver {
+    child: Child,
+    port: u16,
+    session: Option<String>,
+}
 
-impl Drop for KillOnDrop {
+impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(id) = &self.session {
+            // Best effort, synchronously: Drop cannot await.
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let request = format!(
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                if stream.write_all(request.as_bytes()).is_ok() {
+                    let _ = stream.read_to_end(&mut Vec::new());
+                }
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -72,7 +91,7 @@ fn output_dir() -> PathBuf {
 struct Browser {
     http: reqwest::Client,
     session: String,
-    _driver: KillOnDrop,
+    driver: Driver,
     _profile: tempfile::TempDir,
 }
 
@@ -83,14 +102,16 @@ struct Element(String);
 impl Browser {
     async fn start() -> Browser {
         let port = free_port();
-        let driver = KillOnDrop(
-            Command::new(CHROMEDRIVER)
+        let mut driver = Driver {
+            child: Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
-        );
+            port,
+            session: None,
+        };
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
@@ -127,10 +148,11 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {answer}"))
             .to_string();
+        driver.session = Some(session.clone());
         Browser {
             http,
             session: format!("{base}/session/{session}"),
-            _driver: driver,
+            driver,
             _profile: profile,
         }
     }
@@ -267,8 +289,9 @@ impl Browser {
         self.get("/alert/text").await.as_str().map(str::to_string)
     }
 
-    async fn close(self) {
+    async fn close(mut self) {
         self.call(reqwest::Method::DELETE, "", None).await;
+        self.driver.session = None;
     }
 }
 

@@ -403,7 +403,8 @@ function formatMicros(us) {
 }
 
 async function loadStats() {
-  if (state.waitingForPassword) return;
+  // Nothing to show while locked, and no polling from a tab nobody looks at.
+  if (state.waitingForPassword || document.hidden) return;
   let stats;
   try {
     stats = await api("GET", "/v1/stats");
