@@ -304,9 +304,8 @@ fn query(con: &mut redis::Connection, args: &[String]) -> Result<redis::Value, S
     for arg in &args[1..] {
         cmd.arg(arg);
     }
-    cmd.query::<redis::Value>(con).map_err(|e| {
-        format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-    })
+    cmd.query::<redis::Value>(con)
+        .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
 }
 
 fn sorted(value: Result<redis::Value, String>, compare: Compare) -> Result<redis::Value, String> {
@@ -347,7 +346,9 @@ fn the_redis_crate_gets_the_same_replies_from_both() {
         let got = sorted(query(&mut ours, &args), compare);
         compared += 1;
         if expected != got {
-            differences.push(format!("{text}\n    redis: {expected:?}\n    inmem: {got:?}"));
+            differences.push(format!(
+                "{text}\n    redis: {expected:?}\n    inmem: {got:?}"
+            ));
         }
     }
     assert!(compared > 100);
