@@ -97,7 +97,7 @@ bench() {
     local port=$1
     shift
     redis-benchmark -p "$port" --csv "$@" 2>/dev/null |
-        awk -F'","' 'NR > 1 { gsub(/"/, ""); print $1, $2, $5, $7 }'
+        awk -F, 'NR > 1 { gsub(/"/, ""); print $1, $2, $5, $7 }'
 }
 
 median() {

@@ -20,9 +20,11 @@
 //! [`LogSettings::keep`]). [`CommandLog::flush`] waits until every line recorded
 //! before it has been written, by counting lines in and out (see [`Progress`]).
 
-use crate::command::grammar::quote_word;
+use crate::command::grammar::push_quoted;
+use crate::command::redis;
 use crate::command::spec;
 use chrono::{SecondsFormat, Utc};
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -40,6 +42,9 @@ const VALUE_HIDDEN: &str = "<value hidden>";
 
 /// What replaces the statements of `batch -c` when values are not logged.
 const STATEMENTS_HIDDEN: &str = "<statements hidden>";
+
+/// Shown instead of a Redis command's arguments other than its keys.
+const ARGUMENTS_HIDDEN: &str = "<arguments hidden>";
 
 /// Settings for the command log.
 #[derive(Debug, Clone)]
@@ -70,13 +75,21 @@ pub struct CommandLog {
     writer: NonBlocking,
     progress: Arc<Progress>,
     /// Lines formatted but not yet handed to the writer, and how many.
-    batch: Mutex<(String, u64)>,
-    /// The last timestamp formatted, by Unix millisecond: statements within
-    /// one millisecond share it instead of formatting it again.
-    stamp: Mutex<(i64, String)>,
+    batch: Mutex<Batch>,
     log_values: bool,
     /// Stops the worker thread when dropped, after [`Drop`] has flushed.
     _guard: WorkerGuard,
+}
+
+/// Lines formatted but not yet handed to the writer.
+#[derive(Debug, Default)]
+struct Batch {
+    text: String,
+    lines: u64,
+    /// The last timestamp formatted and its Unix millisecond: statements
+    /// within one millisecond share it instead of formatting it again.
+    stamp_ms: i64,
+    stamp: String,
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -106,8 +119,7 @@ impl CommandLog {
         Ok(CommandLog {
             writer,
             progress,
-            batch: Mutex::new((String::new(), 0)),
-            stamp: Mutex::new((i64::MIN, String::new())),
+            batch: Mutex::new(Batch::default()),
             log_values: settings.log_values,
             _guard: guard,
         })
@@ -126,22 +138,27 @@ impl CommandLog {
         elapsed: Duration,
     ) {
         let now = Utc::now();
-        let stamp = {
-            let mut stamp = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
-            let ms = now.timestamp_millis();
-            if stamp.0 != ms {
-                *stamp = (ms, now.to_rfc3339_opts(SecondsFormat::Millis, true));
-            }
-            stamp.1.clone()
-        };
-        let line = format_line(&stamp, namespace, words, outcome, elapsed, self.log_values);
+        let ms = now.timestamp_millis();
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        batch.0.push_str(&line);
-        batch.1 += 1;
-        if batch.0.len() >= BATCH_BYTES {
-            self.send(&mut batch);
+        let batch = &mut *batch;
+        if batch.stamp_ms != ms {
+            batch.stamp_ms = ms;
+            batch.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        }
+        write_line(
+            &mut batch.text,
+            &batch.stamp,
+            namespace,
+            words,
+            outcome,
+            elapsed,
+            self.log_values,
+        );
+        batch.lines += 1;
+        if batch.text.len() >= BATCH_BYTES {
+            self.send(batch);
         }
     }
 
@@ -149,14 +166,15 @@ impl CommandLog {
     /// (the database calls this every second, so lines never linger).
     pub fn send_pending(&self) {
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        self.send(&mut batch);
+        self.send(&mut *batch);
     }
 
-    fn send(&self, batch: &mut (String, u64)) {
-        if batch.1 == 0 {
+    fn send(&self, batch: &mut Batch) {
+        if batch.lines == 0 {
             return;
         }
-        let (text, lines) = std::mem::take(batch);
+        let text = std::mem::take(&mut batch.text);
+        let lines = std::mem::take(&mut batch.lines);
         // Count the lines before sending them, so that `flush` never returns
         // while a line recorded before it is still queued (see `Progress`).
         self.progress.sent.fetch_add(lines, Ordering::SeqCst);
@@ -419,48 +437,87 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// One log line, ending in a newline.
-fn format_line(
+/// Appends one log line, ending in a newline, to `out`.
+fn write_line(
+    out: &mut String,
     timestamp: &str,
     namespace: &str,
     words: &[Vec<u8>],
     outcome: Result<(), &str>,
     elapsed: Duration,
     log_values: bool,
-) -> String {
-    let mut line = format!("{timestamp} ns={}", quote_word(namespace.as_bytes()));
+) {
+    out.push_str(timestamp);
+    out.push_str(" ns=");
+    push_quoted(out, namespace.as_bytes());
     match outcome {
-        Ok(()) => line.push_str(" ok"),
+        Ok(()) => out.push_str(" ok"),
         Err(message) => {
-            line.push_str(" err: ");
-            line.push_str(&quote_word(message.as_bytes()));
+            out.push_str(" err: ");
+            push_quoted(out, message.as_bytes());
         }
     }
-    line.push_str(&format!(" {}us", elapsed.as_micros()));
-    for word in render_words(words, log_values) {
-        line.push(' ');
-        line.push_str(&word);
-    }
-    line.push('\n');
-    line
+    // Writing to a String cannot fail.
+    let _ = write!(out, " {}us", elapsed.as_micros());
+    write_words(out, words, log_values);
+    out.push('\n');
 }
 
-/// The words as logged: quoted, with values hidden unless `log_values`.
-fn render_words(words: &[Vec<u8>], log_values: bool) -> Vec<String> {
+/// Appends the words as logged, each after a space: quoted, with values
+/// hidden unless `log_values`.
+fn write_words(out: &mut String, words: &[Vec<u8>], log_values: bool) {
     let hidden = if log_values { None } else { hidden_from(words) };
-    let mut out = Vec::with_capacity(words.len());
+    let mut marked = false;
     for (i, word) in words.iter().enumerate() {
-        match hidden {
-            Some(Hide::Value(at)) if at == i => out.push(VALUE_HIDDEN.to_owned()),
-            Some(Hide::Statements(from)) if i >= from => {
-                if i == from {
-                    out.push(STATEMENTS_HIDDEN.to_owned());
-                }
+        let marker = match hidden {
+            Some(Hide::Value(at)) if at == i => Some(VALUE_HIDDEN),
+            Some(Hide::Statements(from)) if i >= from => Some(STATEMENTS_HIDDEN),
+            Some(Hide::AllButKeys(keys)) if i > 0 && !keys.holds(i, words.len()) => {
+                Some(ARGUMENTS_HIDDEN)
             }
-            _ => out.push(quote_word(word)),
+            _ => None,
+        };
+        match marker {
+            // One marker stands for every hidden word after the first value.
+            Some(text) if text != VALUE_HIDDEN && marked => {}
+            Some(text) => {
+                marked |= text != VALUE_HIDDEN;
+                out.push(' ');
+                out.push_str(text);
+            }
+            None => {
+                out.push(' ');
+                push_quoted(out, word);
+            }
         }
     }
-    out
+}
+
+/// Where a Redis command's key arguments are (its table's first, last and step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyPositions {
+    first: i32,
+    last: i32,
+    step: i32,
+}
+
+impl KeyPositions {
+    /// True when word `i` of a `len`-word command is a key.
+    fn holds(self, i: usize, len: usize) -> bool {
+        let (Ok(i), Ok(len)) = (i32::try_from(i), i32::try_from(len)) else {
+            return false;
+        };
+        let last = if self.last < 0 {
+            len + self.last
+        } else {
+            self.last
+        };
+        self.first > 0
+            && self.step > 0
+            && i >= self.first
+            && i <= last
+            && (i - self.first) % self.step == 0
+    }
 }
 
 /// Which words of a statement may hold a value.
@@ -470,6 +527,8 @@ enum Hide {
     Value(usize),
     /// Every word from this index on, shown as one marker.
     Statements(usize),
+    /// A Redis command: every argument but its keys, shown as one marker.
+    AllButKeys(KeyPositions),
 }
 
 /// Where the secret words are, erring on the side of hiding when a statement
@@ -477,7 +536,15 @@ enum Hide {
 fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
     let name = std::str::from_utf8(words.first()?).ok()?;
     let arg = |i: usize| words.get(i).map(Vec::as_slice);
-    match spec::lookup(name)?.name {
+    let Some(spec) = spec::lookup(name) else {
+        let redis = redis::lookup(name.as_bytes())?;
+        return Some(Hide::AllButKeys(KeyPositions {
+            first: redis.first_key,
+            last: redis.last_key,
+            step: redis.step,
+        }));
+    };
+    match spec.name {
         // put <key> <value> [ttl | px <ms> | ex <s>]
         "put" => (words.len() > 2).then_some(Hide::Value(2)),
         // batch -c "<statements>" | -f <file>
@@ -543,7 +610,39 @@ mod tests {
     }
 
     fn rendered(list: &[&[u8]], log_values: bool) -> String {
-        render_words(&words(list), log_values).join(" ")
+        let mut out = String::new();
+        write_words(&mut out, &words(list), log_values);
+        out.trim_start().to_string()
+    }
+
+    fn format_line(
+        timestamp: &str,
+        namespace: &str,
+        words: &[Vec<u8>],
+        outcome: Result<(), &str>,
+        elapsed: Duration,
+        log_values: bool,
+    ) -> String {
+        let mut out = String::new();
+        write_line(
+            &mut out, timestamp, namespace, words, outcome, elapsed, log_values,
+        );
+        out
+    }
+
+    #[test]
+    fn redis_commands_show_only_their_keys() {
+        assert_eq!(
+            rendered(&[b"SET", b"k", b"secret", b"EX", b"10"], false),
+            "SET k <arguments hidden>"
+        );
+        assert_eq!(
+            rendered(&[b"mset", b"a", b"1", b"b", b"2"], false),
+            "mset a <arguments hidden> b"
+        );
+        assert_eq!(rendered(&[b"get", b"k"], false), "get k");
+        assert_eq!(rendered(&[b"del", b"a", b"b"], false), "del a b");
+        assert_eq!(rendered(&[b"set", b"k", b"secret"], true), "set k secret");
     }
 
     #[test]

@@ -530,11 +530,20 @@ impl std::error::Error for ParseError {}
 /// Control characters and whitespace other than a plain space are escaped even
 /// inside quotes, so the result stays readable on one line.
 pub fn quote_word(bytes: &[u8]) -> String {
+    let mut quoted = String::with_capacity(bytes.len() + 2);
+    push_quoted(&mut quoted, bytes);
+    quoted
+}
+
+/// Appends [`quote_word`]'s rendering of `bytes` to `quoted`.
+pub fn push_quoted(quoted: &mut String, bytes: &[u8]) {
     match std::str::from_utf8(bytes) {
-        Ok(text) if is_safe_bare(text) => return text.to_owned(),
+        Ok(text) if is_safe_bare(text) => {
+            quoted.push_str(text);
+            return;
+        }
         _ => {}
     }
-    let mut quoted = String::with_capacity(bytes.len() + 2);
     quoted.push('"');
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -545,7 +554,7 @@ pub fn quote_word(bytes: &[u8]) -> String {
                 '\t' => quoted.push_str("\\t"),
                 '\r' => quoted.push_str("\\r"),
                 '\0' => quoted.push_str("\\0"),
-                c if c.is_ascii_control() => push_hex_byte(&mut quoted, c as u8),
+                c if c.is_ascii_control() => push_hex_byte(quoted, c as u8),
                 // `\xNN` above 0x7f would be a raw byte, not this character.
                 c if c.is_control() || (c.is_whitespace() && c != ' ') => {
                     // Writing to a String cannot fail.
@@ -555,11 +564,10 @@ pub fn quote_word(bytes: &[u8]) -> String {
             }
         }
         for &byte in chunk.invalid() {
-            push_hex_byte(&mut quoted, byte);
+            push_hex_byte(quoted, byte);
         }
     }
     quoted.push('"');
-    quoted
 }
 
 /// Appends `\xNN`, the escape for one raw byte.

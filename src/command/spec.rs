@@ -502,9 +502,34 @@ pub static COMMANDS: &[Spec] = &[
     },
 ];
 
+/// Longest command word; longer words name nothing.
+const MAX_NAME: usize = 32;
+
+/// Every name and other name, lowercase, to its command.
+fn by_name() -> &'static std::collections::HashMap<&'static str, &'static Spec> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Spec>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = std::collections::HashMap::new();
+        for spec in COMMANDS {
+            for name in std::iter::once(&spec.name).chain(spec.also) {
+                table.insert(*name, spec);
+            }
+        }
+        table
+    })
+}
+
 /// The command named by `word` (case-insensitive), if any.
 pub fn lookup(word: &str) -> Option<&'static Spec> {
-    COMMANDS.iter().find(|spec| spec.is_named(word))
+    if word.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    by_name().get(std::str::from_utf8(lower).ok()?).copied()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::Shared;
 use super::client::{Client, Flow};
 use super::resp::{self, Frame, Limits, RequestDecoder};
+use crate::persist::log::Fsync;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,8 +78,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
             }
         }
         if client.take_wrote() {
-            let seq = shared.db.persistence().log().last_seq();
-            if let Err(failure) = shared.syncer.wait(seq).await {
+            if let Err(failure) = acknowledge(&shared).await {
                 // Nothing unlogged is acknowledged: the replies are dropped.
                 output.clear();
                 let message =
@@ -111,4 +111,17 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     let _ = stream.shutdown().await;
     shared.clients.unregister(handle.id);
     tracing::debug!(id = handle.id, %addr, "client disconnected");
+}
+
+/// Makes the log safe for the writes just run. Under `always` the shared sync
+/// thread fsyncs for every waiting connection at once (group commit); under
+/// `everysec` and `no` the records only need to reach the operating system,
+/// which one write call does right here.
+async fn acknowledge(shared: &Shared) -> Result<(), String> {
+    if shared.db.persistence().settings().fsync == Fsync::Always {
+        let seq = shared.db.persistence().log().last_seq();
+        shared.syncer.wait(seq).await
+    } else {
+        shared.db.acknowledge()
+    }
 }
