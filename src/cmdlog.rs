@@ -166,7 +166,7 @@ impl CommandLog {
     /// (the database calls this every second, so lines never linger).
     pub fn send_pending(&self) {
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        self.send(&mut *batch);
+        self.send(&mut batch);
     }
 
     fn send(&self, batch: &mut Batch) {
