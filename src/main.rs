@@ -107,6 +107,21 @@ struct Cli {
     #[arg(long, global = true)]
     log_values: bool,
 
+    /// Run the REPL or the script against a Redis-protocol server at HOST:PORT
+    /// (inmem serve, redis-server, ...) instead of a local database; aliases
+    /// still come from --data-dir.
+    #[arg(long, value_name = "HOST:PORT")]
+    connect: Option<String>,
+
+    /// Password for --connect (AUTH).
+    #[arg(
+        long,
+        env = "INMEM_PASSWORD",
+        value_name = "PASSWORD",
+        requires = "connect"
+    )]
+    password: Option<String>,
+
     /// Diagnostics on stderr: off, error, warn, info, debug or trace.
     #[arg(long, default_value = "warn", value_name = "LEVEL", global = true)]
     log_level: String,
@@ -185,6 +200,9 @@ fn main() -> ExitCode {
         Some(Action::Check) => return check(&cli),
         Some(Action::Repair) => return repair(&cli),
         Some(Action::Serve(_)) | None => {}
+    }
+    if let Some(target) = &cli.connect {
+        return connect(&cli, target);
     }
     let mut options = Options::new(&cli.data_dir);
     options.persistence.fsync = cli.appendfsync;
@@ -400,5 +418,75 @@ fn repair(cli: &Cli) -> ExitCode {
             eprintln!("inmem: repair failed: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--connect`: the REPL or the script against a remote server.
+fn connect(cli: &Cli, target: &str) -> ExitCode {
+    use inmem::runner::{Backend, Script};
+    let aliases = std::fs::create_dir_all(&cli.data_dir)
+        .map_err(|e| format!("cannot use data directory {}: {e}", cli.data_dir.display()))
+        .and_then(|()| inmem::alias::Aliases::load(&cli.data_dir).map_err(|e| e.to_string()));
+    let aliases = match aliases {
+        Ok(aliases) => aliases,
+        Err(e) => {
+            eprintln!("inmem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let password = cli.password.clone().filter(|p| !p.is_empty());
+    let mut session = match inmem::remote::RemoteSession::connect(target, password, aliases) {
+        Ok(session) => session,
+        Err(e) => {
+            eprintln!("inmem: cannot connect to {target}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.namespace != inmem::engine::DEFAULT_NAMESPACE
+        && let Err(e) = session.use_namespace(&cli.namespace)
+    {
+        eprintln!("inmem: --namespace: {e}");
+        return ExitCode::from(2);
+    }
+    let interactive = cli.command.is_none() && cli.file.is_none() && std::io::stdin().is_terminal();
+    let settings = Settings {
+        format: match (cli.json, interactive) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Human,
+            (false, false) => Format::Plain,
+        },
+        bail: cli.bail,
+        echo: cli.echo,
+    };
+    if interactive {
+        let banner = std::io::stdout().is_terminal();
+        return match inmem::repl::run(session, settings, banner) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("inmem: terminal error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut runner = Runner::new(session, settings, out);
+    let script = match (&cli.command, &cli.file) {
+        (Some(text), _) => Script::Text(text),
+        (None, Some(path)) => Script::File(path),
+        (None, None) => Script::Stdin,
+    };
+    if let Err(e) = runner.run_script(script) {
+        let path = cli.file.clone().unwrap_or_default();
+        eprintln!("inmem: cannot read {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    let _ = runner.flush();
+    if let Some(discarded) = runner.session().end() {
+        eprintln!("transaction rolled back at end of input: {discarded} statements discarded");
+    }
+    if runner.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

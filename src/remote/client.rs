@@ -1,0 +1,208 @@
+//! A blocking RESP client: one TCP connection, requests sent as multibulk
+//! arrays, replies read with the shared reply decoder, and the handshake
+//! (`HELLO 3`, with `AUTH` when a password is given) that tells which server
+//! answers.
+
+use crate::server::resp::{self, Frame, Limits, Protocol, ProtocolError, ReplyDecoder};
+use bytes::BytesMut;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// How long connecting may take before it is given up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 1 << 16;
+
+/// Why talking to the server failed; the connection is unusable afterwards.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The socket failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The server sent something that is not RESP.
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    Closed,
+}
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The address did not resolve, or nothing accepted the connection.
+    #[error("{0}")]
+    Link(#[from] LinkError),
+    /// The server refused the handshake (a wrong or missing password).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What the handshake learnt about the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The `server` field of HELLO's reply: `inmem`, `redis`, ...
+    pub name: String,
+    /// The server's version, when it said.
+    pub version: Option<String>,
+    /// The protocol replies arrive in.
+    pub protocol: Protocol,
+}
+
+impl ServerInfo {
+    /// True when the server is inmem, which understands its own commands (`USE name`, ...).
+    pub fn is_inmem(&self) -> bool {
+        self.name.eq_ignore_ascii_case("inmem")
+    }
+}
+
+/// One connection to a RESP server.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+    decoder: ReplyDecoder,
+    out: Vec<u8>,
+}
+
+impl Connection {
+    /// Connects to `target` (`HOST:PORT`) and runs the handshake.
+    pub fn open(
+        target: &str,
+        password: Option<&str>,
+    ) -> Result<(Connection, ServerInfo), ConnectError> {
+        let stream = dial(target)?;
+        let _ = stream.set_nodelay(true);
+        let mut connection = Connection {
+            stream,
+            buf: BytesMut::new(),
+            decoder: ReplyDecoder::new(Limits::default()),
+            out: Vec::new(),
+        };
+        let info = connection.handshake(password)?;
+        Ok((connection, info))
+    }
+
+    /// `HELLO 3` (with `AUTH default PASSWORD`), falling back to `AUTH` and
+    /// RESP2 for servers without HELLO.
+    fn handshake(&mut self, password: Option<&str>) -> Result<ServerInfo, ConnectError> {
+        let mut hello: Vec<&[u8]> = vec![b"HELLO", b"3"];
+        if let Some(password) = password {
+            hello.extend([b"AUTH".as_slice(), b"default", password.as_bytes()]);
+        }
+        match self.call(&hello)? {
+            Frame::Error(message) if is_unknown_hello(&message) => {
+                if let Some(password) = password {
+                    match self.call(&[b"AUTH", password.as_bytes()])? {
+                        Frame::Error(message) => return Err(refused(&message)),
+                        _ => {}
+                    }
+                }
+                match self.call(&[b"PING"])? {
+                    Frame::Error(message) => Err(refused(&message)),
+                    _ => Ok(ServerInfo {
+                        name: "redis".into(),
+                        version: None,
+                        protocol: Protocol::Resp2,
+                    }),
+                }
+            }
+            Frame::Error(message) => Err(refused(&message)),
+            reply => {
+                let field = |name: &str| hello_field(&reply, name);
+                Ok(ServerInfo {
+                    name: field("server").unwrap_or_else(|| "redis".into()),
+                    version: field("version"),
+                    protocol: Protocol::Resp3,
+                })
+            }
+        }
+    }
+
+    /// Sends one request and reads its reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> Result<Frame, LinkError> {
+        self.send(&[args.iter().map(|a| a.to_vec()).collect()])?;
+        self.read()
+    }
+
+    /// Sends requests in one write, then reads one reply per request.
+    pub fn pipeline(&mut self, requests: &[Vec<Vec<u8>>]) -> Result<Vec<Frame>, LinkError> {
+        self.send(requests)?;
+        requests.iter().map(|_| self.read()).collect()
+    }
+
+    fn send(&mut self, requests: &[Vec<Vec<u8>>]) -> Result<(), LinkError> {
+        self.out.clear();
+        for args in requests {
+            let frame = Frame::Array(args.iter().cloned().map(Frame::Bulk).collect());
+            resp::encode(&frame, Protocol::Resp2, &mut self.out);
+        }
+        self.stream.write_all(&self.out)?;
+        Ok(())
+    }
+
+    /// Reads the next reply, skipping out-of-band pushes.
+    fn read(&mut self) -> Result<Frame, LinkError> {
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match self.decoder.decode(&mut self.buf)? {
+                Some(Frame::Push(_)) => continue,
+                Some(frame) => return Ok(frame),
+                None => {}
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(LinkError::Closed);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// Resolves `target` and connects to the first address that accepts.
+fn dial(target: &str) -> Result<TcpStream, LinkError> {
+    let mut last = None;
+    for addr in target.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| std::io::Error::other("the address resolved to nothing"))
+        .into())
+}
+
+/// True when HELLO's error means the server predates it (or RESP3).
+fn is_unknown_hello(message: &str) -> bool {
+    message.starts_with("NOPROTO") || message.to_ascii_lowercase().contains("unknown command")
+}
+
+fn refused(message: &str) -> ConnectError {
+    if message.starts_with("NOAUTH") {
+        return ConnectError::Refused("the server requires a password (use --password)".into());
+    }
+    ConnectError::Refused(message.to_string())
+}
+
+/// A text field of HELLO's reply (a map in RESP3, a flat array in RESP2).
+fn hello_field(reply: &Frame, name: &str) -> Option<String> {
+    let text = |frame: &Frame| match frame {
+        Frame::Bulk(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Frame::Simple(text) => Some(text.clone()),
+        _ => None,
+    };
+    match reply {
+        Frame::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| text(k).as_deref() == Some(name))
+            .and_then(|(_, v)| text(v)),
+        Frame::Array(items) => items
+            .chunks(2)
+            .find(|pair| text(&pair[0]).as_deref() == Some(name))
+            .and_then(|pair| pair.get(1).and_then(text)),
+        _ => None,
+    }
+}
