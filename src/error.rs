@@ -10,8 +10,65 @@ pub enum CommandError {
     #[error("wrong number of arguments for '{0}' command")]
     RedisArity(&'static str),
     // Redis string commands' errors go here.
+    /// A Redis command's options do not combine or are not recognised.
+    #[error("syntax error")]
+    Syntax,
+    /// An expiry is zero, negative or out of range; carries the command's name.
+    #[error("invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    /// A stored value or an argument is not a number INCRBYFLOAT accepts.
+    #[error("value is not a valid float")]
+    NotAFloat,
+    /// INCRBYFLOAT's result would not be finite.
+    #[error("increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    /// DECRBY by the most negative integer, whose negation does not exist.
+    #[error("decrement would overflow")]
+    DecrementOverflow,
+    /// SETRANGE's offset is negative.
+    #[error("offset is out of range")]
+    OffsetOutOfRange,
+    /// A string would grow past Redis's 512 MiB limit.
+    #[error("string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    /// SETBIT's or GETBIT's offset is not an integer in 0..2^32.
+    #[error("bit offset is not an integer or out of range")]
+    BitOffset,
+    /// SETBIT's bit is not 0 or 1.
+    #[error("bit is not an integer or out of range")]
+    BitValue,
+    /// BITPOS's bit is not 0 or 1.
+    #[error("The bit argument must be 1 or 0.")]
+    BitArgument,
+    /// LCS was asked for both LEN and IDX.
+    #[error("If you want both the length and indexes, please just use IDX.")]
+    LcsLenAndIdx,
+    /// LCS's table would exceed Redis's 512 MiB limit.
+    #[error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
+    LcsTooLarge,
 
     // Redis key commands' errors go here.
+    /// A Redis command's options do not combine or are not recognised.
+    #[error("syntax error")]
+    Syntax,
+    /// An expiry is out of range; carries the command's name.
+    #[error("invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    /// RENAME or RENAMENX of a key that does not exist.
+    #[error("no such key")]
+    NoSuchKey,
+    /// An EXPIRE-family option Redis does not know, as the client spelled it.
+    #[error("Unsupported option {0}")]
+    UnsupportedOption(String),
+    /// EXPIRE's NX combined with XX, GT or LT.
+    #[error("NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireNxWithOthers,
+    /// EXPIRE's GT combined with LT.
+    #[error("GT and LT options at the same time are not compatible")]
+    ExpireGtWithLt,
+    /// SCAN's cursor is not an unsigned 64-bit decimal number.
+    #[error("invalid cursor")]
+    InvalidCursor,
     /// The first word names no command and no alias.
     #[error("unknown command '{0}' (type 'help' for the list)")]
     UnknownCommand(String),

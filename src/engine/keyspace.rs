@@ -145,20 +145,93 @@ impl Keyspace {
             return out;
         }
         for _ in 0..n {
-            // Walk from a random partition to the next non-empty one, so sparse
-            // keyspaces are sampled as reliably as dense ones.
-            let start = pick() % PARTITIONS;
-            let Some(part) = (0..PARTITIONS)
-                .map(|i| &self.parts[(start + i) % PARTITIONS])
-                .find(|p| !p.map.is_empty())
-            else {
+            let Some((key, slot)) = self.random_slot(pick) else {
                 break;
             };
-            if let Some((key, slot)) = part.map.iter().nth(pick() % part.map.len()) {
-                out.push(candidate((key, slot)));
-            }
+            out.push(candidate((key, slot)));
         }
         out
+    }
+
+    /// A stored entry (perhaps expired) picked at random. It walks from a
+    /// random partition to the next non-empty one, so sparse keyspaces are
+    /// sampled as reliably as dense ones.
+    fn random_slot(&self, pick: &mut dyn FnMut() -> usize) -> Option<(&[u8], &Slot)> {
+        let start = pick() % PARTITIONS;
+        let part = (0..PARTITIONS)
+            .map(|i| &self.parts[(start + i) % PARTITIONS])
+            .find(|p| !p.map.is_empty())?;
+        let (key, slot) = part.map.iter().nth(pick() % part.map.len())?;
+        Some((key, slot))
+    }
+
+    /// A live key that `accept` takes, picked at random; `pick()` supplies
+    /// random numbers. A few samples find one unless most keys are expired or
+    /// refused; then the keys are walked from a random partition, so a live
+    /// accepted key is always found when one exists.
+    pub fn random_key_where(
+        &self,
+        now: u64,
+        pick: &mut dyn FnMut() -> usize,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Option<&[u8]> {
+        let usable = |key: &[u8], slot: &Slot| !slot.entry.is_expired(now) && accept(key);
+        for _ in 0..RANDOM_TRIES {
+            let (key, slot) = self.random_slot(pick)?;
+            if usable(key, slot) {
+                return Some(key);
+            }
+        }
+        let start = pick() % PARTITIONS;
+        (0..PARTITIONS)
+            .flat_map(|i| self.parts[(start + i) % PARTITIONS].map.iter())
+            .find(|(key, slot)| usable(key, slot))
+            .map(|(key, _)| &**key)
+    }
+
+    /// One step of a SCAN walk: calls `f` for every entry, expired ones
+    /// included, whose [`scan_position`] is at or after `cursor` and before
+    /// the cursor returned, which is 0 once every position is covered.
+    ///
+    /// About `count` entries are examined: whole partitions while they fit,
+    /// then the earliest positions of the partition that does not (entries
+    /// sharing a position are kept together). Positions never change and each
+    /// step starts where the previous one stopped, so a key present from the
+    /// first step to the last is seen exactly once, whatever else is added or
+    /// removed meanwhile. Nothing is kept between steps; a step costs the size
+    /// of the partitions it visits, never a sort of the whole keyspace.
+    pub fn scan_entries(&self, cursor: u64, count: usize, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+        let mut room = count.max(1);
+        let mut index = partition_at(cursor);
+        let mut from = cursor;
+        while index < PARTITIONS {
+            let mut found: Vec<(u64, &[u8], &Entry)> = self.parts[index]
+                .map
+                .iter()
+                .map(|(key, slot)| (position_in(index, key), &**key, &slot.entry))
+                .filter(|(position, _, _)| *position >= from)
+                .collect();
+            if found.len() > room {
+                found.select_nth_unstable_by_key(room - 1, |(position, _, _)| *position);
+                let last = found[room - 1].0;
+                for (position, key, entry) in found {
+                    if position <= last {
+                        f(key, entry);
+                    }
+                }
+                return last.checked_add(1).unwrap_or(0);
+            }
+            room -= found.len();
+            for (_, key, entry) in found {
+                f(key, entry);
+            }
+            index += 1;
+            from = partition_start(index);
+            if room == 0 {
+                return from;
+            }
+        }
+        0
     }
 
     /// The key with the earliest deadline.
@@ -170,6 +243,52 @@ impl Keyspace {
             expires_at: Some(*at),
         })
     }
+}
+
+/// Samples RANDOMKEY takes before it walks the keys instead.
+const RANDOM_TRIES: usize = 32;
+
+/// Bits of a scan position below the partition index.
+const ORDER_BITS: u32 = 64 - PARTITIONS.trailing_zeros();
+
+// Every cursor names a partition only if the partitions fill the top bits exactly.
+const _: () = assert!(PARTITIONS.is_power_of_two());
+
+/// Where `key` comes in a SCAN walk: its partition in the top bits, then a
+/// fixed hash of the key. Keys never change partition and the hash does not
+/// depend on the process, so a key keeps its position as long as it exists.
+pub fn scan_position(key: &[u8]) -> u64 {
+    position_in(partition_of(key), key)
+}
+
+fn position_in(partition: usize, key: &[u8]) -> u64 {
+    ((partition as u64) << ORDER_BITS) | (order_hash(key) >> (64 - ORDER_BITS))
+}
+
+/// The partition a scan cursor points into.
+fn partition_at(cursor: u64) -> usize {
+    usize::try_from(cursor >> ORDER_BITS).unwrap_or(PARTITIONS)
+}
+
+/// The first position of partition `index`, or 0 (a finished walk) past the last one.
+fn partition_start(index: usize) -> u64 {
+    if index < PARTITIONS {
+        (index as u64) << ORDER_BITS
+    } else {
+        0
+    }
+}
+
+/// A fixed 64-bit hash: FNV-1a, then splitmix64's finaliser so that the top
+/// bits (the ones a position keeps) depend on every byte.
+fn order_hash(key: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in key {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
 }
 
 /// Keyspaces at most this large are scanned whole when choosing what to evict.
@@ -394,6 +513,18 @@ impl Store for Keyspace {
             .take_while(|(at, _)| *at <= now)
             .count();
         self.len - expired
+    }
+
+    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+        self.scan_entries(cursor, count, &mut |key, entry| {
+            if !entry.is_expired(now) {
+                f(key, entry);
+            }
+        })
+    }
+
+    fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>> {
+        self.random_key_where(now, pick, &|_| true).map(Box::from)
     }
 }
 

@@ -93,6 +93,14 @@ pub trait Store {
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry));
     /// Number of live keys.
     fn live_len(&self, now: u64) -> usize;
+    /// One step of a SCAN walk from `cursor` (0 starts one), examining about
+    /// `count` keys: calls `f` for the live entries of the step and returns
+    /// the next cursor, 0 when the walk is over. A key present during the
+    /// whole walk is seen exactly once.
+    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64;
+    /// A live key picked at random, `None` when there is none; `pick()`
+    /// supplies random numbers.
+    fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>>;
 }
 
 /// Where committed changes go (the append-only log). The engine calls it while

@@ -1,6 +1,7 @@
 //! A transaction's private changes layered over the live keyspace, so the
 //! transaction reads its own writes while nobody else sees them.
 
+use super::keyspace::scan_position;
 use super::{Entry, Keyspace, Mutation, Store};
 use std::collections::HashMap;
 
@@ -105,5 +106,55 @@ impl Store for Overlay<'_> {
         let mut n = 0;
         self.for_each_live(now, &mut |_, _| n += 1);
         n
+    }
+
+    /// The live keyspace's step, minus the keys the transaction wrote or
+    /// deleted, plus the transaction's own live keys whose positions fall in
+    /// the step's range. Positions are the same for both, so the guarantee is
+    /// the live keyspace's: a key the transaction sees throughout the walk is
+    /// seen exactly once.
+    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+        let writes = &self.changes.writes;
+        let hide_base = self.changes.cleared;
+        let next = self.base.scan_entries(cursor, count, &mut |key, entry| {
+            if !hide_base && !entry.is_expired(now) && !writes.contains_key(key) {
+                f(key, entry);
+            }
+        });
+        for (key, entry) in writes {
+            let position = scan_position(key);
+            let in_step = position >= cursor && (next == 0 || position < next);
+            if let Some(entry) = entry.as_ref().filter(|e| in_step && !e.is_expired(now)) {
+                f(key, entry);
+            }
+        }
+        next
+    }
+
+    /// Picks among the transaction's own live keys and the live keyspace's
+    /// visible ones in proportion to their numbers (the keyspace's counted
+    /// with its expired keys, as it holds them).
+    fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>> {
+        let own: Vec<&[u8]> = self
+            .changes
+            .writes
+            .iter()
+            .filter(|(_, entry)| entry.as_ref().is_some_and(|e| !e.is_expired(now)))
+            .map(|(key, _)| &**key)
+            .collect();
+        let base = if self.changes.cleared {
+            0
+        } else {
+            self.base.stored_len()
+        };
+        let total = own.len().checked_add(base).filter(|&n| n > 0)?;
+        if let Some(key) = own.get(pick() % total) {
+            return Some(Box::from(*key));
+        }
+        let writes = &self.changes.writes;
+        self.base
+            .random_key_where(now, pick, &|key| !writes.contains_key(key))
+            .or_else(|| own.first().copied())
+            .map(Box::from)
     }
 }

@@ -103,11 +103,19 @@ pub fn build_is_keyspace(spec: &'static RedisSpec) -> bool {
     builder(spec).is_some()
 }
 
-/// Redis's integer argument rules: optional sign and decimal digits, in range.
+/// Redis's integer rules (`string2ll`), for arguments and stored values
+/// alike: an optional minus sign and decimal digits without leading zeros
+/// (`0` itself aside; `-0` is refused), in range.
 pub fn parse_int(bytes: &[u8]) -> Result<i64, CommandError> {
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    let canonical = match digits {
+        [b'0'] => digits.len() == bytes.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
     std::str::from_utf8(bytes)
         .ok()
-        .filter(|s| !s.starts_with('+') && !s.is_empty())
+        .filter(|_| canonical)
         .and_then(|s| s.parse::<i64>().ok())
         .ok_or(CommandError::NotAnInteger)
 }
@@ -154,5 +162,9 @@ mod tests {
         assert!(parse_int(b"").is_err());
         assert!(parse_int(b"1.0").is_err());
         assert!(parse_int(b"99999999999999999999").is_err());
+        assert_eq!(parse_int(b"0"), Ok(0));
+        assert!(parse_int(b"01").is_err());
+        assert!(parse_int(b"-0").is_err());
+        assert!(parse_int(b"-").is_err());
     }
 }
