@@ -47,13 +47,7 @@ pub enum CommandError {
     #[error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
     LcsTooLarge,
 
-    // Redis key commands' errors go here.
-    /// A Redis command's options do not combine or are not recognised.
-    #[error("syntax error")]
-    Syntax,
-    /// An expiry is out of range; carries the command's name.
-    #[error("invalid expire time in '{0}' command")]
-    InvalidExpireTime(&'static str),
+    // Redis key commands' errors go here (Syntax and InvalidExpireTime are above).
     /// RENAME or RENAMENX of a key that does not exist.
     #[error("no such key")]
     NoSuchKey,
