@@ -94,11 +94,10 @@ impl Connection {
         }
         match self.call(&hello)? {
             Frame::Error(message) if is_unknown_hello(&message) => {
-                if let Some(password) = password {
-                    match self.call(&[b"AUTH", password.as_bytes()])? {
-                        Frame::Error(message) => return Err(refused(&message)),
-                        _ => {}
-                    }
+                if let Some(password) = password
+                    && let Frame::Error(message) = self.call(&[b"AUTH", password.as_bytes()])?
+                {
+                    return Err(refused(&message));
                 }
                 match self.call(&[b"PING"])? {
                     Frame::Error(message) => Err(refused(&message)),

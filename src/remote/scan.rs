@@ -11,6 +11,9 @@ use crate::server::resp::Frame;
 /// Keys SCAN is asked for per call, and keys read per MGET.
 const CHUNK: usize = 1000;
 
+/// Key/value pairs in key order.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// How much a walk may gather before it stops early.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -105,10 +108,7 @@ fn scan_reply(frame: Frame) -> Result<(Vec<u8>, Vec<Vec<u8>>), Failure> {
 /// Every key with a string value, with that value, in key order; only values
 /// that `filter` accepts when one is given. Keys that vanish during the walk,
 /// or hold another type, are left out (MGET answers nil for them).
-fn pairs(
-    connection: &mut Connection,
-    filter: Option<&Matcher>,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Failure> {
+fn pairs(connection: &mut Connection, filter: Option<&Matcher>) -> Result<Pairs, Failure> {
     let keys = keys(connection, None, Budget::ALL)?;
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
