@@ -113,13 +113,8 @@ struct Cli {
     #[arg(long, value_name = "HOST:PORT")]
     connect: Option<String>,
 
-    /// Password for --connect (AUTH).
-    #[arg(
-        long,
-        env = "INMEM_PASSWORD",
-        value_name = "PASSWORD",
-        requires = "connect"
-    )]
+    /// Password for --connect (AUTH); ignored without --connect.
+    #[arg(long, env = "INMEM_PASSWORD", value_name = "PASSWORD")]
     password: Option<String>,
 
     /// Diagnostics on stderr: off, error, warn, info, debug or trace.

@@ -366,6 +366,9 @@ fn namespaces_on_inmem_take_names() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let out = remote(server.port, dir.path(), &["--namespace", "blue"], "get k");
     assert_eq!(out.stdout, "1\n");
+    // dropns needs inmem's own command, and scripts are not asked to confirm.
+    let out = remote(server.port, dir.path(), &[], "dropns blue; namespaces");
+    assert_eq!(out.stdout, "1\n0: 1\n");
 }
 
 #[test]
@@ -386,6 +389,50 @@ fn namespaces_on_redis_are_database_numbers() {
     );
     let out = remote(redis.port, dir.path(), &["--namespace", "2"], "size");
     assert_eq!(out.stdout, "2\n");
+    let out = remote(redis.port, dir.path(), &[], "dropns 2");
+    assert!(
+        out.stderr.contains("dropns needs an inmem server"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn listings_use_scan_and_never_keys() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = remote(
+        redis.port,
+        dir.path(),
+        &[],
+        "put a 1; keys; keys a*; find -k -l a*; find -k -r a; find -v 1; values; items; info commandstats",
+    );
+    // INFO's verbatim text is shown as text, after the other results.
+    let stats = out
+        .stdout
+        .split_once("# Commandstats")
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    assert!(stats.contains("cmdstat_scan:calls=7"), "{stats}");
+    assert!(stats.contains("cmdstat_mget:calls=3"), "{stats}");
+    assert!(!stats.contains("cmdstat_keys"), "{stats}");
+}
+
+#[test]
+fn local_commands_stay_local() {
+    let (dir, server) = inmem_server();
+    let script = dir.path().join("script.txt");
+    std::fs::write(&script, "put s 1\nget s\n").expect("write");
+    let out = remote(
+        server.port,
+        dir.path(),
+        &[],
+        &format!("source '{}'; help get; timing on; get s", script.display()),
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..3], ["OK", "1", "get <key>"], "{}", out.stdout);
+    assert_eq!(lines.last(), Some(&"1"));
+    assert!(out.stderr.starts_with("(run time: "), "{}", out.stderr);
 }
 
 #[test]

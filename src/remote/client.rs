@@ -205,3 +205,83 @@ fn hello_field(reply: &Frame, name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::net::TcpListener;
+
+    /// A one-connection server that answers each request with the next canned
+    /// reply and records the requests' command words.
+    fn fake_server(
+        replies: &'static [&'static str],
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            let mut seen = Vec::new();
+            for reply in replies {
+                // `*N`, then `$len` and the word: the command word is the third line.
+                let mut lines = Vec::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let count: usize = line.trim()[1..].parse().unwrap();
+                for _ in 0..count * 2 {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    lines.push(line.trim().to_string());
+                }
+                seen.push(lines[1].clone());
+                writer.write_all(reply.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn servers_without_hello_get_auth_and_resp2() {
+        let (addr, server) = fake_server(&[
+            "-ERR unknown command 'HELLO', with args beginning with: '3' \r\n",
+            "+OK\r\n",
+            "+PONG\r\n",
+        ]);
+        let (_, info) = Connection::open(&addr, Some("pw")).unwrap();
+        assert_eq!(info.protocol, Protocol::Resp2);
+        assert!(!info.is_inmem());
+        assert_eq!(server.join().unwrap(), ["HELLO", "AUTH", "PING"]);
+    }
+
+    #[test]
+    fn hello_names_the_server_and_pushes_are_skipped() {
+        let (addr, server) = fake_server(&[
+            "%2\r\n$6\r\nserver\r\n$5\r\ninmem\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n",
+            ">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n:5\r\n",
+        ]);
+        let (mut connection, info) = Connection::open(&addr, None).unwrap();
+        assert!(info.is_inmem());
+        assert_eq!(info.version.as_deref(), Some("7.0.0"));
+        assert_eq!(connection.call(&[b"DBSIZE"]).unwrap(), Frame::Integer(5));
+        assert_eq!(server.join().unwrap(), ["HELLO", "DBSIZE"]);
+        // The server has gone: the next call says the connection closed.
+        assert!(matches!(
+            connection.call(&[b"PING"]),
+            Err(LinkError::Closed | LinkError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn a_refused_password_is_a_connect_error() {
+        let (addr, _server) =
+            fake_server(&["-WRONGPASS invalid username-password pair or user is disabled.\r\n"]);
+        let error = Connection::open(&addr, Some("bad")).unwrap_err();
+        assert!(
+            matches!(&error, ConnectError::Refused(m) if m.starts_with("WRONGPASS")),
+            "{error}"
+        );
+    }
+}

@@ -631,3 +631,95 @@ fn batch_texts(source: &BatchSource) -> Result<Vec<(String, String)>, CommandErr
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::resp::Protocol;
+
+    fn words(text: &str) -> Vec<Word> {
+        grammar::parse(text).unwrap().remove(0).words
+    }
+
+    fn server(name: &str) -> ServerInfo {
+        ServerInfo {
+            name: name.into(),
+            version: None,
+            protocol: Protocol::Resp3,
+        }
+    }
+
+    #[test]
+    fn redis_words_are_sent_as_typed_but_transactions_and_select_are_followed() {
+        match raw_plan(&words("HSET h f \"a b\"")).unwrap() {
+            Plan::Request { args, shape } => {
+                assert_eq!(args, [&b"HSET"[..], b"h", b"f", b"a b"]);
+                assert_eq!(shape, Shape::Plain);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            raw_plan(&words("MULTI")).unwrap(),
+            Plan::Session(Command::Begin)
+        ));
+        assert!(matches!(
+            raw_plan(&words("exec")).unwrap(),
+            Plan::Session(Command::Commit)
+        ));
+        assert!(matches!(
+            raw_plan(&words("discard")).unwrap(),
+            Plan::Session(Command::Rollback)
+        ));
+        assert!(matches!(
+            raw_plan(&words("select 4")).unwrap(),
+            Plan::Session(Command::Use(n)) if n == "4"
+        ));
+        // Not a number: the server answers it (with its own error).
+        assert!(matches!(
+            raw_plan(&words("select x")).unwrap(),
+            Plan::Request { .. }
+        ));
+        let refused = raw_plan(&words("monitor")).unwrap_err().to_string();
+        assert!(
+            refused.contains("not supported over --connect"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn namespaces_are_names_on_inmem_and_numbers_elsewhere() {
+        let use_blue = namespace_request(&server("inmem"), "blue").unwrap();
+        assert_eq!(use_blue, [&b"USE"[..], b"blue"]);
+        let select = namespace_request(&server("redis"), "007").unwrap();
+        assert_eq!(select, [&b"SELECT"[..], b"7"]);
+        let refused = namespace_request(&server("redis"), "blue").unwrap_err();
+        assert!(refused.to_string().contains("not a database number"));
+    }
+
+    #[test]
+    fn exec_results_are_read_with_each_statements_shape() {
+        let entries = [(Shape::Plain, "put a 1"), (Shape::Bool, "exists a")];
+        let frame = Frame::Array(vec![Frame::Simple("OK".into()), Frame::Integer(1)]);
+        assert_eq!(
+            exec_results(frame, &entries),
+            Ok(Reply::Batch(vec![Reply::Ok, Reply::Bool(true)]))
+        );
+        let failed = Frame::Array(vec![
+            Frame::Simple("OK".into()),
+            Frame::Error("ERR value is not an integer or out of range".into()),
+        ]);
+        let message = exec_results(failed, &entries).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "statement 2 (exists a) failed: value is not an integer or out of range; \
+             the server applied the other statements (it does not roll back)"
+        );
+        let watched = exec_results(Frame::NullArray, &entries).unwrap_err();
+        assert!(watched.to_string().contains("watched key"), "{watched}");
+        let aborted = exec_results(Frame::Error("EXECABORT Transaction discarded".into()), &[]);
+        assert_eq!(
+            aborted.unwrap_err().to_string(),
+            "EXECABORT Transaction discarded"
+        );
+    }
+}
