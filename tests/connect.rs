@@ -120,7 +120,7 @@ fn inmem_server() -> (tempfile::TempDir, Server) {
 }
 
 /// Every translated keyspace command, in plain output.
-const KEYSPACE_SCRIPT: &str = "put a 1; get a; put b hello 100; ttl b; exists a; exists zz; \
+const KEYSPACE_SCRIPT: &str = "put a 1; get a; put bin \"a\\x00\\xffb\"; get bin; put b hello 100; ttl b; exists a; exists zz; \
     incr a 5; decr a; incr a -2; decr a 3; keys; keys b*; values; items; size; \
     delete a zz; exists a; expire b 50; ttl b; persist b; persist b; ttl b; ttl zz; \
     put c 1 px 100000; ttl c; get missing; clear; size; keys; values; items";
