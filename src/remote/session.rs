@@ -561,6 +561,8 @@ fn namespace_request(info: &ServerInfo, namespace: &str) -> Result<Vec<Vec<u8>>,
 /// server fails the commit (Redis has applied the others: it does not roll back).
 fn exec_results(frame: Frame, entries: &[(Shape, &str)]) -> Result<Reply, CommandError> {
     let results = match frame {
+        // Nothing was queued: as locally, the commit just succeeds.
+        Frame::Array(results) if results.is_empty() && entries.is_empty() => return Ok(Reply::Ok),
         Frame::Array(results) => results,
         Frame::Null | Frame::NullArray => {
             return Err(CommandError::BadArgument(
@@ -714,6 +716,7 @@ mod tests {
             "statement 2 (exists a) failed: value is not an integer or out of range; \
              the server applied the other statements (it does not roll back)"
         );
+        assert_eq!(exec_results(Frame::Array(Vec::new()), &[]), Ok(Reply::Ok));
         let watched = exec_results(Frame::NullArray, &entries).unwrap_err();
         assert!(watched.to_string().contains("watched key"), "{watched}");
         let aborted = exec_results(Frame::Error("EXECABORT Transaction discarded".into()), &[]);
