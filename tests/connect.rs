@@ -624,6 +624,14 @@ fn the_prompt_works_against_a_server() {
     run(&mut pty, "commit", "1) (integer) 1", "cmd>> ");
     run(&mut pty, "use blue", "OK", "cmd[blue]>> ");
     run(&mut pty, "keys", "(empty list)", "cmd[blue]>> ");
+    run(&mut pty, "put k 1", "OK", "cmd[blue]>> ");
+    run(&mut pty, "use 0", "OK", "cmd>> ");
+    // Destructive commands ask first at the prompt, as locally.
+    pty.send_line("dropns blue").expect("send");
+    expect(&mut pty, "Drop namespace 'blue' and all its keys? [y/N] ");
+    pty.send_line("y").expect("send");
+    expect(&mut pty, "(integer) 1\r\n");
+    expect(&mut pty, "cmd>> ");
     pty.send_line("exit").expect("send");
     pty.exp_eof().expect("inmem ends after exit");
 }
