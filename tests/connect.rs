@@ -225,6 +225,21 @@ fn transactions_queue_and_commit(port: u16) {
     assert!(errors[3].contains("EXECABORT"), "{errors:?}");
     assert_eq!(out.code, 1);
 
+    // A statement that fails when EXEC runs it: the server (inmem as Redis)
+    // applies the others, and the commit says so.
+    let out = remote(
+        port,
+        dir.path(),
+        &[],
+        "put s x; begin; put r1 1; incr s; put r2 1; commit; get r1; get r2",
+    );
+    assert_eq!(out.stdout, "OK\nOK\nQUEUED\nQUEUED\nQUEUED\n1\n1\n");
+    assert_eq!(
+        out.stderr,
+        "line 1: statement 2 (incr s) failed: value is not an integer or out of range; \
+         the server applied the other statements (it does not roll back)\n"
+    );
+
     // Leaving with a transaction open discards it.
     let out = remote(port, dir.path(), &[], "begin; put z 1");
     assert!(
@@ -246,6 +261,24 @@ fn transactions_against_inmem_serve() {
 fn transactions_against_redis_server() {
     let Some(redis) = Redis::start() else { return };
     transactions_queue_and_commit(redis.port);
+}
+
+#[test]
+fn a_watched_key_that_changed_aborts_the_commit_on_redis_server() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // Redis aborts EXEC even when the watching client changed the key itself.
+    let out = remote(
+        redis.port,
+        dir.path(),
+        &[],
+        "watch k; put k 1; begin; put k 2; commit; get k",
+    );
+    assert_eq!(out.stdout, "OK\nOK\nOK\nQUEUED\n1\n");
+    assert_eq!(
+        out.stderr,
+        "line 1: the transaction was aborted: a watched key changed\n"
+    );
 }
 
 fn batches_are_all_or_nothing(port: u16) {
