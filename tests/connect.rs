@@ -309,6 +309,23 @@ fn batches_are_all_or_nothing(port: u16) {
     );
     assert_eq!(out.stdout, "OK\n5\n5\n");
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // A batch whose requests and replies outgrow a socket's buffers goes through whole.
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).expect("mkdir");
+    let statements: String = (0..20_000).map(|i| format!("put big:{i} {i}\n")).collect();
+    std::fs::write(big.join("all.txt"), statements).expect("write");
+    let out = remote(
+        port,
+        dir.path(),
+        &[],
+        &format!(
+            "clear; batch -f '{}'; size; get big:19999",
+            big.join("all.txt").display()
+        ),
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 20_003, "{}", out.stderr);
+    assert_eq!(lines[20_001..], ["20000", "19999"]);
 }
 
 #[test]

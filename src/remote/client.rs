@@ -12,6 +12,9 @@ use std::time::Duration;
 /// How long connecting may take before it is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Requests sent before their replies are read.
+const PIPELINE_CHUNK: usize = 512;
+
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 1 << 16;
 
@@ -126,10 +129,19 @@ impl Connection {
         self.read()
     }
 
-    /// Sends requests in one write, then reads one reply per request.
+    /// Sends requests without waiting for each reply, then reads one reply
+    /// per request. They go in chunks, each chunk's replies read before the
+    /// next is sent, so neither side blocks on a full socket buffer while the
+    /// other waits for it to read.
     pub fn pipeline(&mut self, requests: &[Vec<Vec<u8>>]) -> Result<Vec<Frame>, LinkError> {
-        self.send(requests)?;
-        requests.iter().map(|_| self.read()).collect()
+        let mut replies = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(PIPELINE_CHUNK) {
+            self.send(chunk)?;
+            for _ in chunk {
+                replies.push(self.read()?);
+            }
+        }
+        Ok(replies)
     }
 
     fn send(&mut self, requests: &[Vec<Vec<u8>>]) -> Result<(), LinkError> {
