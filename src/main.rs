@@ -418,7 +418,6 @@ fn repair(cli: &Cli) -> ExitCode {
 
 /// `--connect`: the REPL or the script against a remote server.
 fn connect(cli: &Cli, target: &str) -> ExitCode {
-    use inmem::runner::{Backend, Script};
     let aliases = std::fs::create_dir_all(&cli.data_dir)
         .map_err(|e| format!("cannot use data directory {}: {e}", cli.data_dir.display()))
         .and_then(|()| inmem::alias::Aliases::load(&cli.data_dir).map_err(|e| e.to_string()));
@@ -443,45 +442,22 @@ fn connect(cli: &Cli, target: &str) -> ExitCode {
         eprintln!("inmem: --namespace: {e}");
         return ExitCode::from(2);
     }
-    let interactive = cli.command.is_none() && cli.file.is_none() && std::io::stdin().is_terminal();
-    let settings = Settings {
-        format: match (cli.json, interactive) {
-            (true, _) => Format::Json,
-            (false, true) => Format::Human,
-            (false, false) => Format::Plain,
+    let front = inmem::runner::FrontEnd {
+        script: match (&cli.command, &cli.file) {
+            (Some(text), _) => Some(inmem::runner::Script::Text(text)),
+            (None, Some(path)) => Some(inmem::runner::Script::File(path)),
+            (None, None) => None,
         },
+        json: cli.json,
         bail: cli.bail,
         echo: cli.echo,
     };
-    if interactive {
-        let banner = std::io::stdout().is_terminal();
-        return match inmem::repl::run(session, settings, banner) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("inmem: terminal error: {e}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    let out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut runner = Runner::new(session, settings, out);
-    let script = match (&cli.command, &cli.file) {
-        (Some(text), _) => Script::Text(text),
-        (None, Some(path)) => Script::File(path),
-        (None, None) => Script::Stdin,
-    };
-    if let Err(e) = runner.run_script(script) {
-        let path = cli.file.clone().unwrap_or_default();
-        eprintln!("inmem: cannot read {}: {e}", path.display());
-        return ExitCode::from(2);
-    }
-    let _ = runner.flush();
-    if let Some(discarded) = runner.session().end() {
-        eprintln!("transaction rolled back at end of input: {discarded} statements discarded");
-    }
-    if runner.failures() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match inmem::runner::run_front_end(session, front) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inmem: {e}");
+            ExitCode::from(2)
+        }
     }
 }

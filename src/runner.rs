@@ -25,7 +25,7 @@ pub trait Backend {
     fn namespace(&self) -> &str;
     /// True while a transaction is open.
     fn in_transaction(&self) -> bool;
-    /// Rolls back an open transaction, as leaving does; returns how many statements it discarded.
+    /// Rolls back an open transaction, as leaving does; returns how many writes it discarded.
     fn end(&mut self) -> Option<usize>;
     /// True when `timing on` is in force.
     fn timing(&self) -> bool;
@@ -141,6 +141,80 @@ pub enum Script<'a> {
     File(&'a Path),
     /// Standard input, read as it arrives.
     Stdin,
+}
+
+/// What a command line asks the front-end for.
+#[derive(Debug, Clone, Copy)]
+pub struct FrontEnd<'a> {
+    /// Statements from `-c` or `-f`; `None` reads standard input, at the
+    /// interactive prompt when it is a terminal.
+    pub script: Option<Script<'a>>,
+    /// One line of JSON per statement (`--json`).
+    pub json: bool,
+    /// Stop at the first failed statement (`--bail`).
+    pub bail: bool,
+    /// Print each statement before its result (`--echo`).
+    pub echo: bool,
+}
+
+/// Why a front-end could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontEndError {
+    /// The script file could not be opened.
+    #[error("cannot read {path}: {source}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The terminal failed under the line editor.
+    #[error("terminal error: {0}")]
+    Terminal(#[from] rustyline::error::ReadlineError),
+}
+
+/// Runs `session` as `front` asks: the interactive prompt, or a script whose
+/// output is buffered and acknowledged. Returns how many statements failed
+/// (none at the prompt, where a mistyped statement is not a failure); a
+/// transaction left open is rolled back, and said so on stderr.
+pub fn run_front_end<B: Backend>(session: B, front: FrontEnd<'_>) -> Result<usize, FrontEndError> {
+    use std::io::IsTerminal;
+    let interactive = front.script.is_none() && std::io::stdin().is_terminal();
+    let settings = Settings {
+        format: match (front.json, interactive) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Human,
+            (false, false) => Format::Plain,
+        },
+        bail: front.bail,
+        echo: front.echo,
+    };
+    if interactive {
+        let banner = std::io::stdout().is_terminal();
+        crate::repl::run(session, settings, banner)?;
+        return Ok(0);
+    }
+    let out = std::io::BufWriter::with_capacity(
+        1 << 16,
+        Acknowledging::for_backend(std::io::stdout().lock(), &session),
+    );
+    let mut runner = Runner::new(session, settings, out);
+    let script = front.script.unwrap_or(Script::Stdin);
+    runner
+        .run_script(script)
+        .map_err(|source| FrontEndError::Input {
+            path: match script {
+                Script::File(path) => path.to_path_buf(),
+                Script::Text(_) | Script::Stdin => PathBuf::from("-"),
+            },
+            source,
+        })?;
+    // A failed flush means stdout closed early (a broken pipe): nothing more to say.
+    let _ = runner.flush();
+    if let Some(discarded) = runner.session().end() {
+        eprintln!("transaction rolled back at end of input: {discarded} writes discarded");
+    }
+    Ok(runner.failures())
 }
 
 /// How results and errors are shown.

@@ -241,10 +241,10 @@ fn transactions_queue_and_commit(port: u16) {
     );
 
     // Leaving with a transaction open discards it.
-    let out = remote(port, dir.path(), &[], "begin; put z 1");
+    let out = remote(port, dir.path(), &[], "begin; put z 1; get z");
     assert!(
         out.stderr
-            .contains("transaction rolled back at end of input: 1 statements discarded"),
+            .contains("transaction rolled back at end of input: 1 writes discarded"),
         "{}",
         out.stderr
     );
@@ -534,6 +534,22 @@ fn connection_failures_are_one_clear_line_and_exit_2() {
     assert!(out.stderr.starts_with(&prefix), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(out.stdout, "");
+    // A script file that cannot be read: exit 2 as well.
+    let (_server_dir, server) = inmem_server();
+    let missing = dir.path().join("missing.txt");
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--connect", &format!("127.0.0.1:{}", server.port), "-f"])
+        .arg(&missing)
+        .output()
+        .expect("run inmem");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("inmem: cannot read {}: ", missing.display())),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -96,6 +96,8 @@ impl Completions for Shared {
 struct Queued {
     shape: Shape,
     text: String,
+    /// True when the command may write (what leaving with the transaction open discards).
+    writes: bool,
 }
 
 /// A session on a remote server.
@@ -283,6 +285,7 @@ impl RemoteSession {
                 queue.push(Queued {
                     shape,
                     text: source.to_string(),
+                    writes: may_write(args[0]),
                 });
                 Ok(Reply::Status(status))
             }
@@ -488,7 +491,7 @@ impl Backend for RemoteSession {
         self.shared.multi.store(false, Ordering::Relaxed);
         // Leaving closes the connection anyway, which discards the queue too.
         let _ = self.with_link(|connection, _| Ok(connection.call(&[b"DISCARD"])?));
-        Some(queue.len())
+        Some(queue.iter().filter(|q| q.writes).count())
     }
 
     fn timing(&self) -> bool {
@@ -586,6 +589,12 @@ fn exec_results(frame: Frame, entries: &[(Shape, &str)]) -> Result<Reply, Comman
         }
     }
     Ok(Reply::Batch(replies))
+}
+
+/// True unless the command table knows the command as read-only; a command
+/// inmem does not know (HSET, ...) is taken to write.
+fn may_write(name: &[u8]) -> bool {
+    crate::command::redis::lookup(name).is_none_or(|spec| spec.writes())
 }
 
 fn as_slices(args: &[Vec<u8>]) -> Vec<&[u8]> {
@@ -686,6 +695,15 @@ mod tests {
             refused.contains("not supported over --connect"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn only_known_read_only_commands_count_as_reads() {
+        assert!(!may_write(b"GET"));
+        assert!(!may_write(b"dbsize"));
+        assert!(may_write(b"SET"));
+        assert!(may_write(b"INCRBY"));
+        assert!(may_write(b"HSET"));
     }
 
     #[test]
