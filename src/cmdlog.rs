@@ -71,6 +71,9 @@ pub struct CommandLog {
     progress: Arc<Progress>,
     /// Lines formatted but not yet handed to the writer, and how many.
     batch: Mutex<(String, u64)>,
+    /// The last timestamp formatted, by Unix millisecond: statements within
+    /// one millisecond share it instead of formatting it again.
+    stamp: Mutex<(i64, String)>,
     log_values: bool,
     /// Stops the worker thread when dropped, after [`Drop`] has flushed.
     _guard: WorkerGuard,
@@ -104,6 +107,7 @@ impl CommandLog {
             writer,
             progress,
             batch: Mutex::new((String::new(), 0)),
+            stamp: Mutex::new((i64::MIN, String::new())),
             log_values: settings.log_values,
             _guard: guard,
         })
@@ -121,14 +125,16 @@ impl CommandLog {
         outcome: Result<(), &str>,
         elapsed: Duration,
     ) {
-        let line = format_line(
-            &Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            namespace,
-            words,
-            outcome,
-            elapsed,
-            self.log_values,
-        );
+        let now = Utc::now();
+        let stamp = {
+            let mut stamp = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
+            let ms = now.timestamp_millis();
+            if stamp.0 != ms {
+                *stamp = (ms, now.to_rfc3339_opts(SecondsFormat::Millis, true));
+            }
+            stamp.1.clone()
+        };
+        let line = format_line(&stamp, namespace, words, outcome, elapsed, self.log_values);
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());

@@ -9,7 +9,7 @@ pub enum CommandError {
     /// A Redis command got the wrong number of arguments (Redis's wording).
     #[error("wrong number of arguments for '{0}' command")]
     RedisArity(&'static str),
-    // Redis string commands' errors go here.
+    // Redis commands' errors (shared by strings and keys).
     /// A Redis command's options do not combine or are not recognised.
     #[error("syntax error")]
     Syntax,
@@ -47,7 +47,7 @@ pub enum CommandError {
     #[error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
     LcsTooLarge,
 
-    // Redis key commands' errors go here (Syntax and InvalidExpireTime are above).
+    // Redis key commands' errors.
     /// RENAME or RENAMENX of a key that does not exist.
     #[error("no such key")]
     NoSuchKey,
@@ -136,6 +136,19 @@ pub enum CommandError {
         /// The operating system's reason.
         reason: String,
     },
+    // Cross-namespace commands' errors (MOVE, COPY, SWAPDB, SELECT).
+    /// A Redis database index is not below the number of databases.
+    #[error("DB index is out of range")]
+    DbIndexOutOfRange,
+    /// A SWAPDB index is not an integer; names which (`first` or `second`).
+    #[error("invalid {0} DB index")]
+    InvalidDbIndex(&'static str),
+    /// An integer argument is outside the 32-bit range Redis allows for it.
+    #[error("value is out of range, value must between -2147483648 and 2147483647")]
+    IntOutOfRange,
+    /// MOVE or COPY onto the very key it reads.
+    #[error("source and destination objects are the same")]
+    SameObject,
 }
 
 /// Why a database could not be opened.

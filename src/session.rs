@@ -172,15 +172,40 @@ impl Session {
         args: &[Vec<u8>],
     ) -> Result<Reply, CommandError> {
         let started = Instant::now();
-        let source = args
-            .iter()
-            .map(|a| grammar::quote_word(a))
-            .collect::<Vec<_>>()
-            .join(" ");
+        // The source text is needed only to name a statement of an open transaction.
+        let source = if self.transaction.is_some() {
+            args.iter()
+                .map(|a| grammar::quote_word(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            String::new()
+        };
         let result = self.run(command, &source).map_err(StatementError::from);
         self.last_elapsed = started.elapsed();
         self.finish(name, args.iter().map(Vec::as_slice), &result);
         result.map_err(|e| e.error)
+    }
+
+    /// Records a command that a front-end ran outside [`Session::execute_command`]
+    /// (EXEC's atomic block) in the statistics and the command log.
+    pub fn record(
+        &self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        error: Option<&CommandError>,
+        elapsed: Duration,
+    ) {
+        self.db.stats().record(name, elapsed);
+        if let Some(log) = self.db.command_log() {
+            let message = error.map(ToString::to_string);
+            log.record(
+                &self.namespace,
+                args,
+                message.as_deref().map_or(Ok(()), Err),
+                elapsed,
+            );
+        }
     }
 
     /// Records a finished statement in the statistics and the command log.

@@ -291,7 +291,7 @@ impl Frame {
 fn frames(path: &Path) -> Vec<Frame> {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[..8], b"INMEMLOG", "{}", path.display());
-    assert_eq!(u32_at(&bytes, 8), 1, "version");
+    assert_eq!(u32_at(&bytes, 8), 2, "version");
     let mut pos = LOG_HEADER as usize;
     let mut out = Vec::new();
     while pos < bytes.len() {
@@ -805,13 +805,13 @@ fn a_damaged_segment_header_refuses_start() {
         copy_dir(base.path(), &dir);
         let path = dir.join(name);
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
         assert_refused(
             options(&dir, &clock),
             &path,
             8,
-            "format version 2 is not supported (this build reads version 1)",
+            "format version 3 is not supported (this build reads versions 1 to 2)",
         );
     }
 }

@@ -190,7 +190,7 @@ impl Keyspace {
     }
 
     /// One step of a SCAN walk: calls `f` for every entry, expired ones
-    /// included, whose [`scan_position`] is at or after `cursor` and before
+    /// included, whose `scan_position` is at or after `cursor` and before
     /// the cursor returned, which is 0 once every position is covered.
     ///
     /// About `count` entries are examined: whole partitions while they fit,
@@ -257,7 +257,7 @@ const _: () = assert!(PARTITIONS.is_power_of_two());
 /// Where `key` comes in a SCAN walk: its partition in the top bits, then a
 /// fixed hash of the key. Keys never change partition and the hash does not
 /// depend on the process, so a key keeps its position as long as it exists.
-pub fn scan_position(key: &[u8]) -> u64 {
+pub(super) fn scan_position(key: &[u8]) -> u64 {
     position_in(partition_of(key), key)
 }
 
@@ -597,6 +597,68 @@ mod tests {
         assert_eq!(sink.0.len(), 100);
         assert!(!ks.dump_next_pending("0", &mut sink));
         assert_eq!(ks.stored_len(), 0);
+    }
+
+    #[test]
+    fn a_scan_step_splits_a_partition_that_does_not_fit() {
+        let mut ks = Keyspace::default();
+        let keys: Vec<String> = (0..100_000)
+            .map(|i| format!("k{i}"))
+            .filter(|k| partition_of(k.as_bytes()) == 7)
+            .take(30)
+            .collect();
+        for key in &keys {
+            ks.apply(put(key, "v"));
+            assert_eq!(partition_at(scan_position(key.as_bytes())), 7);
+        }
+        let mut cursor = 0;
+        let mut steps: Vec<Vec<u64>> = Vec::new();
+        loop {
+            let mut step = Vec::new();
+            cursor = ks.scan_entries(cursor, 4, &mut |key, _| step.push(scan_position(key)));
+            step.sort_unstable();
+            steps.push(step);
+            if cursor == 0 {
+                break;
+            }
+            assert_eq!(
+                partition_at(cursor),
+                7,
+                "the step stopped inside partition 7"
+            );
+        }
+        // 7 steps of 4 and one of 2, each step's positions before the next's.
+        assert_eq!(steps.len(), 8);
+        assert!(steps[..7].iter().all(|s| s.len() == 4));
+        let all: Vec<u64> = steps.concat();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(all.len(), keys.len());
+    }
+
+    #[test]
+    fn random_keys_skip_expired_and_refused_keys() {
+        let mut ks = Keyspace::default();
+        let mut x = 0x9e37_79b9_usize;
+        let mut pick = move || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            x >> 17
+        };
+        assert_eq!(ks.random_key(0, &mut pick), None);
+        for i in 0..1000 {
+            ks.apply(Mutation::put(
+                format!("k{i}").into_bytes(),
+                &b"v"[..],
+                Some(10),
+            ));
+        }
+        ks.apply(put("keep", "v"));
+        ks.apply(put("refused", "v"));
+        assert!(ks.random_key(5, &mut pick).is_some());
+        for _ in 0..10 {
+            let key = ks.random_key_where(10, &mut pick, &|k| k != b"refused");
+            assert_eq!(key, Some(&b"keep"[..]));
+        }
+        assert_eq!(ks.random_key_where(10, &mut pick, &|_| false), None);
     }
 
     #[test]

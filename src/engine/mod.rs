@@ -8,17 +8,21 @@ mod global;
 mod inspect;
 mod keyops;
 mod keyspace;
+mod multi;
 mod overlay;
 mod strings;
+mod watch;
 
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink};
+pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+pub use watch::WatchSet;
 
 /// The namespace a session starts in.
 pub const DEFAULT_NAMESPACE: &str = "0";
@@ -82,6 +86,16 @@ impl Mutation {
     }
 }
 
+/// One part of a journal record. A record made of several groups (a MOVE,
+/// a SWAPDB, an EXEC spanning namespaces) is applied all or none at recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Group {
+    /// Changes to one namespace, in order (the namespace is created on first write).
+    Changes(String, Vec<Mutation>),
+    /// The contents of two namespaces are exchanged (SWAPDB).
+    Swap(String, String),
+}
+
 /// What operations read from and apply changes to: the live keyspace, or a
 /// transaction's overlay on top of it.
 pub trait Store {
@@ -110,6 +124,9 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn writable(&self) -> Result<(), CommandError>;
     /// Records one committed group of changes to a namespace.
     fn record(&self, namespace: &str, mutations: &[Mutation]);
+    /// Records several groups, in order, as ONE record: recovery applies all
+    /// of them or none.
+    fn record_groups(&self, groups: &[Group]);
     /// The sequence number of the last recorded group; a snapshot taken now covers it.
     /// Called under the engine's lock when a snapshot begins.
     fn checkpoint(&self) -> u64;
@@ -124,6 +141,7 @@ impl Journal for NoJournal {
         Ok(())
     }
     fn record(&self, _namespace: &str, _mutations: &[Mutation]) {}
+    fn record_groups(&self, _groups: &[Group]) {}
     fn checkpoint(&self) -> u64 {
         0
     }
@@ -213,6 +231,8 @@ struct Data {
     /// Eviction candidates kept between evictions: (last use, namespace, key).
     pool: Vec<(u64, String, Box<[u8]>)>,
     rng: u64,
+    /// Keys watched by connections (WATCH).
+    watchers: Arc<watch::Registry>,
 }
 
 struct SnapshotSink(Box<dyn PartitionSink>);
@@ -241,6 +261,10 @@ impl Data {
     /// Applies a committed group to a namespace, creating it on first write.
     fn apply(&mut self, namespace: &str, mutations: Vec<Mutation>) {
         let tick = self.tick;
+        if self.watchers.is_active() {
+            self.watchers
+                .touch(namespace, &mutations, self.keyspace(namespace));
+        }
         self.keyspace_mut(namespace);
         let Some(keyspace) = self.namespaces.get_mut(namespace) else {
             return;
@@ -252,6 +276,116 @@ impl Data {
                 .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
             keyspace.apply_with(mutation, tick, sink);
         }
+    }
+
+    /// Applies `mutations` to `namespace` and adds them to `log`, the groups
+    /// of one journal record in the making.
+    fn apply_logged(&mut self, namespace: &str, mutations: Vec<Mutation>, log: &mut Vec<Group>) {
+        if mutations.is_empty() {
+            return;
+        }
+        match log.last_mut() {
+            Some(Group::Changes(last, logged)) if last == namespace => {
+                logged.extend(mutations.iter().cloned());
+            }
+            _ => log.push(Group::Changes(namespace.to_string(), mutations.clone())),
+        }
+        self.apply(namespace, mutations);
+    }
+
+    /// Applies one recovered or committed group.
+    fn apply_group(&mut self, group: Group, now: u64) {
+        match group {
+            Group::Changes(namespace, mutations) => {
+                self.apply(&namespace, mutations);
+                self.forget_if_empty(&namespace);
+            }
+            Group::Swap(a, b) => self.swap(&a, &b, now),
+        }
+    }
+
+    /// Exchanges the contents of two namespaces. A running snapshot first
+    /// gets both as they are, under their present names.
+    fn swap(&mut self, a: &str, b: &str, now: u64) {
+        if a == b {
+            return;
+        }
+        if let Some(sink) = self.snapshot.as_mut() {
+            for name in [a, b] {
+                if let Some(keyspace) = self.namespaces.get_mut(name) {
+                    keyspace.dump_all_pending(name, &mut *sink.0);
+                }
+            }
+        }
+        if self.watchers.is_active() {
+            for (from, to) in [(a, b), (b, a)] {
+                let (before, after) = (self.keyspace(from), self.keyspace(to));
+                // Changed when the key was there before (as its watcher saw
+                // it) or is there after.
+                self.watchers.touch_where(from, |key, existed| {
+                    (existed && before.get(key, 0).is_some()) || after.get(key, now).is_some()
+                });
+            }
+        }
+        let first = self.namespaces.remove(a);
+        let second = self.namespaces.remove(b);
+        for (name, keyspace) in [(a, second), (b, first)] {
+            if let Some(keyspace) = keyspace.filter(|k| k.stored_len() > 0) {
+                self.namespaces.insert(name.to_string(), keyspace);
+            }
+        }
+        self.pool.clear();
+    }
+
+    /// Forgets a namespace left without keys (after a clear or a flush).
+    fn forget_if_empty(&mut self, namespace: &str) {
+        if self
+            .namespaces
+            .get(namespace)
+            .is_some_and(|k| k.stored_len() == 0)
+        {
+            self.namespaces.remove(namespace);
+        }
+    }
+
+    /// Counts a single-key read's hit or miss and marks the key used.
+    fn note_use(&mut self, namespace: &str, op: &Op, reply: &Reply) {
+        let Some(key) = op.key() else {
+            return;
+        };
+        let tick = self.tick;
+        // Recency only matters to LRU policies; others skip the bookkeeping.
+        let track_recency = self.limits.policy.uses_recency();
+        let keyspace = self.keyspace_mut(namespace);
+        match (op, reply) {
+            (
+                Op::Get(_) | Op::Exists(_) | Op::Ttl(_),
+                Reply::Nil | Reply::Bool(false) | Reply::Int(-2),
+            ) => {
+                keyspace.counters.misses += 1;
+            }
+            (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => keyspace.counters.hits += 1,
+            _ => {}
+        }
+        if track_recency {
+            keyspace.touch_key(key, tick);
+        }
+    }
+
+    /// Runs one operation on the live keyspace, applying its changes at once
+    /// and adding them to `log` (the caller records the log).
+    fn run_logged(
+        &mut self,
+        namespace: &str,
+        op: &Op,
+        now: u64,
+        log: &mut Vec<Group>,
+    ) -> Result<Reply, CommandError> {
+        let mut changes = Vec::new();
+        let reply = exec::execute(op, self.keyspace(namespace), now, &mut changes)?;
+        self.note_use(namespace, op, &reply);
+        self.apply_logged(namespace, changes, log);
+        Ok(reply)
     }
 
     fn random(&mut self) -> usize {
@@ -434,25 +568,7 @@ impl Engine {
         }
         let mut changes = Vec::new();
         let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
-        if let Some(key) = op.key() {
-            let tick = data.tick;
-            // Recency only matters to LRU policies; others skip the bookkeeping.
-            let track_recency = data.limits.policy.uses_recency();
-            let keyspace = data.keyspace_mut(namespace);
-            match (op, &reply) {
-                (
-                    Op::Get(_) | Op::Exists(_) | Op::Ttl(_),
-                    Reply::Nil | Reply::Bool(false) | Reply::Int(-2),
-                ) => {
-                    keyspace.counters.misses += 1;
-                }
-                (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => keyspace.counters.hits += 1,
-                _ => {}
-            }
-            if track_recency {
-                keyspace.touch_key(key, tick);
-            }
-        }
+        data.note_use(namespace, op, &reply);
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
             data.apply(namespace, changes);
@@ -591,6 +707,41 @@ impl Engine {
         self.lock().apply(namespace, mutations);
     }
 
+    /// Applies one journal record read back at start-up, every group of it
+    /// under one hold of the lock (not journaled again).
+    pub fn restore_record(&self, groups: Vec<Group>) {
+        let now = self.now();
+        let mut data = self.lock();
+        for group in groups {
+            data.apply_group(group, now);
+        }
+    }
+
+    /// Records the groups one operation produced as one journal record.
+    fn record_log(&self, log: &[Group]) {
+        match log {
+            [] => {}
+            [Group::Changes(namespace, mutations)] => self.journal.record(namespace, mutations),
+            _ => self.journal.record_groups(log),
+        }
+    }
+
+    /// How many (set, key) watches are registered across connections.
+    pub fn watched_keys(&self) -> usize {
+        self.lock().watchers.len()
+    }
+
+    /// Watches `key` of `namespace` for `set` (Redis's WATCH): a later
+    /// [`Engine::run_exec`] with `set` aborts if the key is written, deleted,
+    /// expires, is flushed, swapped, moved or evicted in the meantime.
+    /// Watching a key twice is the same as once.
+    pub fn watch(&self, set: &mut WatchSet, namespace: &str, key: &[u8]) {
+        let now = self.now();
+        let data = self.lock();
+        let live = data.keyspace(namespace).get(key, now).is_some();
+        set.add(&data.watchers, namespace, key, live);
+    }
+
     /// Replaces every namespace with `groups` (namespace, entries) in one step.
     /// `persist` runs first, under the lock, with the journal sequence number
     /// the new content covers; if it fails nothing changes. Returns the key count.
@@ -605,6 +756,7 @@ impl Engine {
         }
         let seq = self.journal.checkpoint();
         persist(seq)?;
+        data.watchers.touch_all();
         let mut fresh = Data::default();
         let mut keys = 0;
         for (namespace, entries) in groups {

@@ -2,7 +2,7 @@
 //! log and snapshot formats. Decoding never panics and never allocates more
 //! than the input holds.
 
-use crate::engine::{Entry, Mutation};
+use crate::engine::{Entry, Group, Mutation};
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +103,10 @@ impl<'a> Reader<'a> {
     /// A UTF-8 namespace name prefixed by its `u16` length.
     pub fn name(&mut self) -> Result<String, DecodeError> {
         let n = usize::from(self.u16()?);
+        self.name_of_len(n)
+    }
+    /// A UTF-8 namespace name of `n` bytes (its length already read).
+    pub fn name_of_len(&mut self, n: usize) -> Result<String, DecodeError> {
         let raw = self.take(n)?;
         String::from_utf8(raw.to_vec()).map_err(|_| DecodeError("namespace is not UTF-8".into()))
     }
@@ -182,6 +186,64 @@ pub fn mutation(r: &mut Reader<'_>) -> Result<Mutation, DecodeError> {
     })
 }
 
+/// Tags of groups in multi-group log records.
+mod group_tag {
+    pub const CHANGES: u8 = 1;
+    pub const SWAP: u8 = 2;
+}
+
+/// Appends one namespace's mutations: the count, then each mutation.
+pub fn put_mutations(out: &mut Vec<u8>, mutations: &[Mutation]) {
+    out.put_u32(u32::try_from(mutations.len()).unwrap_or(u32::MAX));
+    for mutation in mutations {
+        put_mutation(out, mutation);
+    }
+}
+
+/// Reads one namespace's mutations: the count, then each mutation.
+pub fn mutations(r: &mut Reader<'_>) -> Result<Vec<Mutation>, DecodeError> {
+    let count = r.u32()? as usize;
+    // Every mutation takes at least one byte: never reserve more than is left.
+    let mut out = Vec::with_capacity(count.min(r.bytes.len() - r.pos));
+    for _ in 0..count {
+        out.push(mutation(r)?);
+    }
+    Ok(out)
+}
+
+/// Appends the groups of a multi-group record: the count, then each group.
+pub fn put_groups(out: &mut Vec<u8>, groups: &[Group]) {
+    out.put_u32(u32::try_from(groups.len()).unwrap_or(u32::MAX));
+    for group in groups {
+        match group {
+            Group::Changes(namespace, mutations) => {
+                out.push(group_tag::CHANGES);
+                put_name(out, namespace);
+                put_mutations(out, mutations);
+            }
+            Group::Swap(a, b) => {
+                out.push(group_tag::SWAP);
+                put_name(out, a);
+                put_name(out, b);
+            }
+        }
+    }
+}
+
+/// Reads the groups of a multi-group record.
+pub fn groups(r: &mut Reader<'_>) -> Result<Vec<Group>, DecodeError> {
+    let count = r.u32()? as usize;
+    let mut out = Vec::with_capacity(count.min(r.bytes.len() - r.pos));
+    for _ in 0..count {
+        out.push(match r.u8()? {
+            group_tag::CHANGES => Group::Changes(r.name()?, mutations(r)?),
+            group_tag::SWAP => Group::Swap(r.name()?, r.name()?),
+            other => return Err(DecodeError(format!("unknown group tag {other}"))),
+        });
+    }
+    Ok(out)
+}
+
 /// Appends one snapshot entry.
 pub fn put_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
     out.put_bytes(key);
@@ -241,6 +303,33 @@ mod tests {
             assert_eq!(&mutation(&mut r).unwrap(), m);
         }
         assert!(r.is_done());
+    }
+
+    #[test]
+    fn groups_round_trip_and_refuse_bad_input() {
+        let all = vec![
+            Group::Changes("0".into(), vec![Mutation::Delete(Box::from(&b"k"[..]))]),
+            Group::Changes(
+                String::new(),
+                vec![Mutation::put(&b"k"[..], &b"v"[..], Some(5))],
+            ),
+            Group::Swap("1".into(), "15".into()),
+            Group::Changes("app".into(), vec![Mutation::Clear]),
+        ];
+        let mut buf = Vec::new();
+        put_groups(&mut buf, &all);
+        let mut r = Reader::new(&buf);
+        assert_eq!(groups(&mut r).unwrap(), all);
+        assert!(r.is_done());
+        for cut in 0..buf.len() {
+            assert!(
+                groups(&mut Reader::new(&buf[..cut])).is_err(),
+                "cut at {cut}"
+            );
+        }
+        // An unknown group kind, and a count far beyond the input.
+        assert!(groups(&mut Reader::new(&[1, 0, 0, 0, 9])).is_err());
+        assert!(groups(&mut Reader::new(&[0xff, 0xff, 0xff, 0xff])).is_err());
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! `always` the barrier also fsyncs; concurrent barriers queue on one mutex, so
 //! the first fsync covers everybody who arrived meanwhile (group commit).
 
-use super::codec::{FRAME_HEADER, Put, put_mutation, put_name};
+use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name};
 use super::disk::{Disk, DiskFile};
-use crate::engine::{Journal, Mutation};
+use crate::engine::{Group, Journal, Mutation};
 use crate::error::CommandError;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
@@ -18,8 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// First bytes of every log segment.
 pub const MAGIC: &[u8; 8] = b"INMEMLOG";
-/// The log format version this build writes.
-pub const VERSION: u32 = 1;
+/// The log format version this build writes: 2 added multi-group records.
+pub const VERSION: u32 = 2;
+/// The oldest log format version this build still reads.
+pub const MIN_VERSION: u32 = 1;
 /// Bytes before the first record of a segment.
 pub const HEADER_LEN: usize = 16;
 
@@ -309,19 +311,17 @@ impl AppendLog {
     }
 }
 
-impl Journal for AppendLog {
-    fn writable(&self) -> Result<(), CommandError> {
-        // Only a try: a flush holding the lock must not block the engine.
-        match self.io.try_lock() {
-            Ok(io) => match &io.failure {
-                Some(message) => Err(CommandError::LogUnavailable(message.clone())),
-                None => Ok(()),
-            },
-            Err(_) => Ok(()),
-        }
-    }
+/// The body of a multi-group record: the marker (a zero namespace length,
+/// which no single-namespace record has), then the groups.
+fn put_multi(out: &mut Vec<u8>, groups: &[Group]) {
+    out.put_u16(0);
+    put_groups(out, groups);
+}
 
-    fn record(&self, namespace: &str, mutations: &[Mutation]) {
+impl AppendLog {
+    /// Appends one framed record whose payload is the next sequence number
+    /// followed by what `body` writes.
+    fn append(&self, body: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = lock(&self.pending);
         let seq = pending.next_seq;
         pending.next_seq += 1;
@@ -335,11 +335,7 @@ impl Journal for AppendLog {
         let start = out.len();
         out.extend_from_slice(&[0; FRAME_HEADER]);
         out.put_u64(seq);
-        put_name(out, namespace);
-        out.put_u32(u32::try_from(mutations.len()).unwrap_or(u32::MAX));
-        for mutation in mutations {
-            put_mutation(out, mutation);
-        }
+        body(out);
         let payload = &out[start + FRAME_HEADER..];
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         let crc = crc32fast::hash(payload);
@@ -349,6 +345,39 @@ impl Journal for AppendLog {
         self.bytes_since_checkpoint
             .fetch_add(added, Ordering::Relaxed);
         self.records.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Journal for AppendLog {
+    fn writable(&self) -> Result<(), CommandError> {
+        // Only a try: a flush holding the lock must not block the engine.
+        match self.io.try_lock() {
+            Ok(io) => match &io.failure {
+                Some(message) => Err(CommandError::LogUnavailable(message.clone())),
+                None => Ok(()),
+            },
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn record(&self, namespace: &str, mutations: &[Mutation]) {
+        if namespace.is_empty() {
+            // An empty name would read as the multi-group marker.
+            let group = Group::Changes(String::new(), mutations.to_vec());
+            self.append(|out| put_multi(out, std::slice::from_ref(&group)));
+        } else {
+            self.append(|out| {
+                put_name(out, namespace);
+                put_mutations(out, mutations);
+            });
+        }
+    }
+
+    fn record_groups(&self, groups: &[Group]) {
+        match groups {
+            [Group::Changes(namespace, mutations)] => self.record(namespace, mutations),
+            _ => self.append(|out| put_multi(out, groups)),
+        }
     }
 
     fn checkpoint(&self) -> u64 {

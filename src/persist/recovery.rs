@@ -2,10 +2,10 @@
 //! replay the log records after the sequence number it covers, cut a torn tail,
 //! and refuse damage anywhere else with the file and offset.
 
-use super::codec::{FRAME_HEADER, Reader, mutation};
+use super::codec::{self, FRAME_HEADER, Reader};
 use super::log::{self, HEADER_LEN, segment_number};
 use super::snapshot::{self, Damage};
-use crate::engine::{Engine, Mutation};
+use crate::engine::{Engine, Group, Mutation};
 use crate::fsutil;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,11 +43,10 @@ pub struct Report {
     pub snapshot_seq: u64,
 }
 
-/// One log record read back.
+/// One log record read back: its groups are applied together or not at all.
 struct Record {
     seq: u64,
-    namespace: String,
-    mutations: Vec<Mutation>,
+    groups: Vec<Group>,
 }
 
 /// How a segment's scan ended.
@@ -69,11 +68,12 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
         return End::Damaged(0, "not an inmem log segment (bad magic bytes)".into());
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != log::VERSION {
+    if !(log::MIN_VERSION..=log::VERSION).contains(&version) {
         return End::Damaged(
             8,
             format!(
-                "format version {version} is not supported (this build reads version {})",
+                "format version {version} is not supported (this build reads versions {} to {})",
+                log::MIN_VERSION,
                 log::VERSION
             ),
         );
@@ -95,7 +95,7 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
         let end = FRAME_HEADER.saturating_add(len);
         if end > rest.len() {
             // A damaged length field also seems to run past the end.
-            return if next_record_follows(rest) {
+            return if next_record_follows(rest, version) {
                 End::Damaged(
                     pos as u64,
                     format!(
@@ -115,7 +115,7 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
                 End::Damaged(pos as u64, reason)
             };
         }
-        let record = match decode_record(payload) {
+        let record = match decode_record(payload, version) {
             Ok(record) => record,
             Err(e) => return End::Damaged(pos as u64, format!("bad record: {e}")),
         };
@@ -131,7 +131,7 @@ fn scan_segment(bytes: &[u8], each: &mut dyn FnMut(u64, Record) -> Result<(), St
 /// true when the record after it is there anyway, complete, with a good
 /// checksum and the next sequence number. Then its length field is damaged;
 /// a torn last write has nothing after it.
-fn next_record_follows(rest: &[u8]) -> bool {
+fn next_record_follows(rest: &[u8], version: u32) -> bool {
     let Some(seq) = rest
         .get(FRAME_HEADER..FRAME_HEADER + 8)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -151,30 +151,27 @@ fn next_record_follows(rest: &[u8]) -> bool {
         let start = at + FRAME_HEADER;
         rest.get(start..start.saturating_add(len))
             .is_some_and(|payload| {
-                crc32fast::hash(payload) == crc && decode_record(payload).is_ok()
+                crc32fast::hash(payload) == crc && decode_record(payload, version).is_ok()
             })
     })
 }
 
-fn decode_record(payload: &[u8]) -> Result<Record, super::codec::DecodeError> {
+/// Decodes a record's payload as segment format `version` writes it.
+fn decode_record(payload: &[u8], version: u32) -> Result<Record, codec::DecodeError> {
     let mut r = Reader::new(payload);
     let seq = r.u64()?;
-    let namespace = r.name()?;
-    let count = r.u32()?;
-    let mut mutations = Vec::with_capacity((count as usize).min(payload.len()));
-    for _ in 0..count {
-        mutations.push(mutation(&mut r)?);
-    }
+    let name_len = usize::from(r.u16()?);
+    // Since version 2, a zero namespace length marks a multi-group record.
+    let groups = if name_len == 0 && version >= 2 {
+        codec::groups(&mut r)?
+    } else {
+        let namespace = r.name_of_len(name_len)?;
+        vec![Group::Changes(namespace, codec::mutations(&mut r)?)]
+    };
     if !r.is_done() {
-        return Err(super::codec::DecodeError(
-            "extra bytes after the mutations".into(),
-        ));
+        return Err(codec::DecodeError("extra bytes after the mutations".into()));
     }
-    Ok(Record {
-        seq,
-        namespace,
-        mutations,
-    })
+    Ok(Record { seq, groups })
 }
 
 /// Log segments in `dir`, oldest first.
@@ -248,7 +245,7 @@ pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corr
             }
             expected += 1;
             report.records += 1;
-            engine.restore_group(&record.namespace, record.mutations);
+            engine.restore_record(record.groups);
             Ok(())
         });
         match end {

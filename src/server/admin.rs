@@ -202,7 +202,10 @@ fn settings(shared: &Shared) -> Vec<(String, String)> {
                 format!("{interval} 1")
             },
         ),
-        ("databases", super::DATABASES.to_string()),
+        (
+            "databases",
+            crate::command::redis::global::DATABASES.to_string(),
+        ),
         ("maxclients", shared.settings.maxclients.to_string()),
         ("port", shared.ports.0.to_string()),
         ("bind", shared.settings.bind.clone()),

@@ -9,11 +9,12 @@ use super::resp::{Frame, Protocol};
 use super::transaction::Transaction;
 use super::{Shared, admin, introspect, reply};
 use crate::command::grammar::Word;
-use crate::command::redis::{self, RedisSpec};
+use crate::command::redis::{self, RedisSpec, global};
 use crate::command::{self, spec::Spec};
 use crate::error::CommandError;
 use crate::session::Session;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// inmem's own commands offered over RESP as well, with their REPL meaning.
@@ -79,17 +80,36 @@ impl Found {
     }
 }
 
-/// Looks a command word up: Redis's table first, then inmem's own commands.
+/// Longest command name; longer words are unknown without a lookup.
+const MAX_NAME: usize = 32;
+
+/// Every command by lowercase name: Redis's table first, then inmem's own commands.
+fn table() -> &'static HashMap<&'static [u8], Found> {
+    static TABLE: OnceLock<HashMap<&'static [u8], Found>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = HashMap::new();
+        for name in INMEM_COMMANDS {
+            if let Some(spec) = command::spec::lookup(name) {
+                table.insert(spec.name.as_bytes(), Found::Inmem(spec));
+            }
+        }
+        for spec in redis::tables().flatten() {
+            table.insert(spec.name.as_bytes(), Found::Redis(spec));
+        }
+        table
+    })
+}
+
+/// Looks a command word up (any case).
 pub fn find(name: &[u8]) -> Option<Found> {
-    if let Some(spec) = redis::lookup(name) {
-        return Some(Found::Redis(spec));
+    if name.len() > MAX_NAME {
+        return None;
     }
-    let text = std::str::from_utf8(name).ok()?;
-    INMEM_COMMANDS
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(text))
-        .and_then(|n| command::spec::lookup(n))
-        .map(Found::Inmem)
+    let mut lower = [0u8; MAX_NAME];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(&*lower).copied()
 }
 
 /// Redis's reply to an unknown command, quoting the start of its arguments.
@@ -151,6 +171,11 @@ impl Client {
         self.protocol
     }
 
+    /// Notes that a command may have written, so the log is made safe before replying.
+    pub(super) fn mark_written(&mut self, wrote: bool) {
+        self.wrote |= wrote;
+    }
+
     /// True (once) when commands since the last call may have written, so the
     /// log must be made safe before their replies are sent.
     pub fn take_wrote(&mut self) -> bool {
@@ -165,7 +190,7 @@ impl Client {
         };
         let name = found.name();
         self.handle.update(|s| {
-            s.last_command = name.to_string();
+            s.last_command = name;
             s.last_active = Some(Instant::now());
         });
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
@@ -390,11 +415,7 @@ impl Client {
     }
 
     fn select(&mut self, index: &[u8]) -> Result<Frame, CommandError> {
-        let index = redis::parse_int(index)?;
-        if !(0..super::DATABASES).contains(&index) {
-            return Err(CommandError::BadArgument("DB index is out of range".into()));
-        }
-        let namespace = index.to_string();
+        let namespace = global::db_namespace(index)?;
         self.session.use_namespace(&namespace)?;
         self.handle.update(|s| s.namespace = namespace);
         Ok(Frame::Simple("OK".into()))

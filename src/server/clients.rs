@@ -31,7 +31,7 @@ pub struct ClientState {
     /// The namespace (database) it works in.
     pub namespace: String,
     /// The last command it ran.
-    pub last_command: String,
+    pub last_command: &'static str,
     /// When it last ran a command.
     pub last_active: Option<Instant>,
     /// True inside MULTI.

@@ -28,9 +28,6 @@ use tokio::task::JoinSet;
 /// report it so clients enable the right features.
 pub const REDIS_VERSION: &str = "7.0.0";
 
-/// Namespaces reachable by index (SELECT, MOVE, SWAPDB), as Redis's `databases`.
-pub const DATABASES: i64 = 16;
-
 /// A client whose unparsed input grows past this is disconnected (Redis's
 /// `client-query-buffer-limit`).
 pub const QUERY_BUFFER_LIMIT: usize = 1 << 30;

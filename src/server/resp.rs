@@ -285,7 +285,9 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Redis's: 512 MiB bulk strings, 1024*1024 elements, 64 KiB lines.
+    /// Redis's: 512 MiB bulk strings (`proto-max-bulk-len`) and 64 KiB lines; 1024*1024 elements,
+    /// where redis-server 7.0 itself takes counts up to `i32::MAX` (memory here is reserved only as
+    /// arguments arrive, so a larger limit would be safe too).
     fn default() -> Self {
         Self {
             max_bulk_len: 512 * 1024 * 1024,
@@ -445,6 +447,7 @@ impl RequestDecoder {
     /// Takes one complete request off the front of `buf` (its bytes are removed): Ok(Some(args)) with the command word
     /// first; Ok(None) when more bytes are needed; blank inline lines and `*0`/negative counts are consumed and skipped.
     /// The bytes of a request still incomplete are also moved off `buf` into the decoder as they are parsed.
+    /// After an error the decoder's state is unspecified: close the connection.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Vec<u8>>>, ProtocolError> {
         while self.remaining == 0 {
             let Some(&first) = buf.first() else {
@@ -610,14 +613,10 @@ fn double_quoted(line: &[u8], mut at: usize, arg: &mut Vec<u8>) -> Option<usize>
             return closes(line, at).then_some(at + 1);
         }
         let escaped = *line.get(at + 1)?;
-        let hex = (escaped == b'x')
-            .then(|| {
-                Some((
-                    hex_value(*line.get(at + 2)?)?,
-                    hex_value(*line.get(at + 3)?)?,
-                ))
-            })
-            .flatten();
+        let hex = match (escaped, line.get(at + 2), line.get(at + 3)) {
+            (b'x', Some(&high), Some(&low)) => hex_value(high).zip(hex_value(low)),
+            _ => None,
+        };
         if let Some((high, low)) = hex {
             arg.push(high * 16 + low);
             at += 4;
@@ -661,8 +660,10 @@ fn hex_value(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|value| value as u8)
 }
 
-/// Decodes server replies (for clients): all RESP2 and RESP3 types, including attributes (`|`, skip them) and
-/// streamed/`?` lengths may be rejected with a ProtocolError.
+/// Decodes server replies (for clients): all RESP2 and RESP3 types. Attributes (`|`) are read and
+/// skipped; streamed strings and aggregates (`?` lengths) are refused with a ProtocolError, as are
+/// aggregates nested deeper than 1024 levels. RESP3's `_` decodes as [`Frame::Null`], and a blob
+/// error `!` as [`Frame::Error`].
 #[derive(Debug)]
 pub struct ReplyDecoder {
     limits: Limits,

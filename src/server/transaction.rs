@@ -1,15 +1,24 @@
-//! MULTI, EXEC, DISCARD, WATCH and UNWATCH for one connection.
+//! MULTI, EXEC, DISCARD, WATCH and UNWATCH for one connection. Queued
+//! keyspace commands run under one hold of the engine's lock at EXEC (one log
+//! record, Redis's per-command errors); connection commands queued with them
+//! (PING, ECHO, INFO, ...) are answered in their place; SELECT inside MULTI
+//! changes the namespace of the commands queued after it.
 
 use super::client::{Client, Found};
 use super::reply;
 use super::resp::Frame;
+use crate::command::redis::{self, global};
+use crate::command::{self, Command, grammar::Word};
+use crate::engine::{ExecOp, WatchSet};
 use crate::error::CommandError;
+use std::time::Instant;
 
 /// A connection's MULTI queue and watched keys.
 #[derive(Debug, Default)]
 pub struct Transaction {
     queued: Option<Vec<(Found, Vec<Vec<u8>>)>>,
     failed: bool,
+    watches: WatchSet,
 }
 
 impl Transaction {
@@ -37,6 +46,16 @@ fn err(message: &str) -> Frame {
     reply::error(&CommandError::BadArgument(message.into()))
 }
 
+/// What EXEC does with one queued command.
+enum Slot {
+    /// Already answered (a build error, or SELECT).
+    Done(Frame),
+    /// The n-th item of the atomic block.
+    Atomic(usize),
+    /// A connection command, answered after the block.
+    Later(Found, Vec<Vec<u8>>),
+}
+
 impl Client {
     /// Answers a transaction command.
     pub(super) fn transaction_command(&mut self, name: &str, args: &[Vec<u8>]) -> Frame {
@@ -55,10 +74,17 @@ impl Client {
             }
             "watch" if self.transaction.is_open() => err("WATCH inside MULTI is not allowed"),
             "watch" => {
-                let _ = &args[1..];
+                let namespace = self.session.namespace().to_string();
+                let engine = self.shared.db.engine();
+                for key in &args[1..] {
+                    engine.watch(&mut self.transaction.watches, &namespace, key);
+                }
                 ok
             }
-            "unwatch" => ok,
+            "unwatch" => {
+                self.transaction.watches.clear();
+                ok
+            }
             "exec" => self.exec(),
             _ => err("unknown transaction command"),
         }
@@ -68,17 +94,110 @@ impl Client {
         let Some(queued) = self.transaction.queued.take() else {
             return err("EXEC without MULTI");
         };
-        let failed = std::mem::take(&mut self.transaction.failed);
-        if failed {
+        if std::mem::take(&mut self.transaction.failed) {
+            self.transaction.watches.clear();
             return Frame::Error(
                 "EXECABORT Transaction discarded because of previous errors.".into(),
             );
         }
-        let mut frames = Vec::with_capacity(queued.len());
+        let started = Instant::now();
+        let mut namespace = self.session.namespace().to_string();
+        let mut items: Vec<(String, ExecOp)> = Vec::new();
+        let mut names = Vec::new();
+        let mut slots = Vec::with_capacity(queued.len());
         for (found, args) in queued {
-            let (frame, _) = self.run(found, args);
-            frames.push(frame.unwrap_or(Frame::Null));
+            let slot = match queue_item(found, &args, &mut namespace) {
+                Ok(Some(op)) => {
+                    items.push((namespace.clone(), op));
+                    names.push((found.name(), args));
+                    Slot::Atomic(items.len() - 1)
+                }
+                Ok(None) if matches!(found.name(), "select" | "use") => {
+                    Slot::Done(Frame::Simple("OK".into()))
+                }
+                Ok(None) => Slot::Later(found, args),
+                Err(error) => Slot::Done(reply::error(&error)),
+            };
+            slots.push(slot);
         }
+        let engine = self.shared.db.engine();
+        let results = match engine.run_exec(&mut self.transaction.watches, &items) {
+            Err(error) => return reply::error(&error),
+            Ok(None) => return Frame::NullArray,
+            Ok(Some(results)) => results,
+        };
+        if namespace != self.session.namespace() && self.session.use_namespace(&namespace).is_ok() {
+            let shown = namespace.clone();
+            self.handle.update(|s| s.namespace = shown);
+        }
+        let elapsed = started.elapsed() / (items.len().max(1) as u32);
+        let mut atomic: Vec<Option<Frame>> = results
+            .into_iter()
+            .zip(&names)
+            .map(|(result, (name, args))| {
+                self.session
+                    .record(name, args, result.as_ref().err(), elapsed);
+                Some(match result {
+                    Ok(answer) => reply::frame(answer),
+                    Err(error) => reply::error(&error),
+                })
+            })
+            .collect();
+        self.mark_written(items.iter().any(|(_, op)| op_writes(op)));
+        let frames = slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Done(frame) => frame,
+                Slot::Atomic(i) => atomic[i].take().unwrap_or(Frame::Null),
+                Slot::Later(found, args) => self.run(found, args).0.unwrap_or(Frame::Null),
+            })
+            .collect();
         Frame::Array(frames)
+    }
+}
+
+fn op_writes(op: &ExecOp) -> bool {
+    match op {
+        ExecOp::Op(op) => op.writes(),
+        ExecOp::Global(_) => true,
+    }
+}
+
+/// Turns a queued command into an item of the atomic block, following SELECT
+/// (and inmem's `use`) into `namespace`. `Ok(None)`: not part of the block.
+fn queue_item(
+    found: Found,
+    args: &[Vec<u8>],
+    namespace: &mut String,
+) -> Result<Option<ExecOp>, CommandError> {
+    let built = match found {
+        Found::Redis(spec) if spec.name == "select" => {
+            *namespace = global::db_namespace(&args[1])?;
+            return Ok(None);
+        }
+        Found::Redis(spec) => match redis::build(spec, &args[1..]) {
+            Some(built) => built?,
+            None => return Ok(None),
+        },
+        Found::Inmem(spec) => {
+            let words: Vec<Word> = args
+                .iter()
+                .map(|bytes| Word {
+                    bytes: bytes.clone(),
+                    offset: 0,
+                })
+                .collect();
+            command::build_with(Some(spec), &words).map_err(|e| e.error)?
+        }
+    };
+    match built {
+        Command::Use(name) => {
+            *namespace = name;
+            Ok(None)
+        }
+        other => match ExecOp::from_command(other) {
+            Ok(op) => Ok(Some(op)),
+            Err(_) => Err(CommandError::NotAllowedIn(found.name(), "MULTI")),
+        },
     }
 }

@@ -48,25 +48,13 @@ impl Server {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .expect("inmem serve printed its listening line");
-            if let Some(rest) = line.strip_prefix("inmem: serving RESP on ") {
-                let port = port_after(rest, ":");
-                let http_port = rest
-                    .split_once("HTTP on http://")
-                    .map(|(_, h)| port_after(h, ":"));
-                return Server {
-                    child: Some(child),
-                    port,
-                    http_port,
-                    dir: dir.to_path_buf(),
-                    stderr: rx,
-                };
-            }
+        let (port, http_port) = listening_ports(&rx);
+        Server {
+            child: Some(child),
+            port,
+            http_port,
+            dir: dir.to_path_buf(),
+            stderr: rx,
         }
     }
 
@@ -127,6 +115,24 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for the `inmem: serving RESP on ADDR[, HTTP on http://ADDR]` line.
+fn listening_ports(rx: &mpsc::Receiver<String>) -> (u16, Option<u16>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("inmem serve printed its listening line");
+        if let Some(rest) = line.strip_prefix("inmem: serving RESP on ") {
+            let (resp, http) = match rest.split_once(", HTTP on http://") {
+                Some((resp, http)) => (resp, Some(port_after(http, ":"))),
+                None => (rest, None),
+            };
+            return (port_after(resp, ":"), http);
         }
     }
 }

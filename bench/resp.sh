@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# inmem serve against redis-server under redis-benchmark, side by side in one
+# run, with the same persistence settings (append-only log, no periodic
+# snapshots). Three cases, from issue #4:
+#
+#   pipelined    -t set,get -n N -r 100000 -d 16 -c 50 -P 16, appendfsync everysec
+#                Targets: inmem >= 1.2x Redis, p99 no worse.
+#   unpipelined  -t set,get -n N -r 100000 -d 16 -c 50, appendfsync everysec
+#                Target: inmem >= 0.95x Redis, p99 no worse.
+#   always       -t set -n N/4 -r 100000 -d 16 -c 50, appendfsync always on both
+#                Target: inmem >= 1.5x Redis (group commit).
+#
+# The servers alternate within each round (the order rotates between rounds);
+# every figure is the median over ROUNDS rounds, and each line ends with the
+# throughput ratio inmem/redis and both p50/p99 latencies, e.g.
+#   pipelined SET: inmem 812000 rps (p50 0.9 p99 1.5 ms), redis 650000 rps (...) -> 1.25x
+#
+# Usage: bench/resp.sh [N] [ROUNDS]           (defaults: 1000000 3)
+# Installs redis-server and redis-tools with apt-get when missing. Honours
+# CARGO_TARGET_DIR and BASE_PORT (default 6410). Works from any directory;
+# stops its servers and removes its temporary files on exit.
+set -euo pipefail
+
+n=${1:-1000000}
+rounds=${2:-3}
+base_port=${BASE_PORT:-6410}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+log() { echo "$*" >&2; }
+die() {
+    log "resp.sh: $*"
+    exit 1
+}
+
+missing=()
+for tool in redis-server redis-cli redis-benchmark; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    log "missing ${missing[*]}: installing redis-server redis-tools..."
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get install -y redis-server redis-tools >&2 ||
+        { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y redis-server redis-tools >&2; } ||
+        die "cannot install redis-server redis-tools"
+fi
+
+log "building release binary..."
+bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[[ -n "$bin" && -x "$bin" ]] || die "cargo reported no inmem binary"
+log "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))"
+log "$(redis-server --version)"
+log "$(nproc) cores; redis-benchmark and both servers share them"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/inmem-resp.XXXXXX")
+pid=""
+stop_server() {
+    if [[ -n "$pid" ]]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    fi
+}
+cleanup() {
+    stop_server
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_server SYSTEM PORT FSYNC: a fresh server with an empty data directory
+start_server() {
+    local system=$1 port=$2 fsync=$3 dir
+    dir=$(mktemp -d "$tmp/$system.XXXXXX")
+    if [[ $system == inmem ]]; then
+        "$bin" --data-dir "$dir" --appendfsync "$fsync" --snapshot-interval 0 \
+            serve --port "$port" 2>"$dir/stderr" &
+    else
+        redis-server --port "$port" --dir "$dir" --appendonly yes --appendfsync "$fsync" \
+            --save '' --logfile "$dir/redis.log" &
+    fi
+    pid=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "$system did not start on port $port"
+}
+
+# bench PORT ARGS...: prints "TEST rps p50 p99" per test from redis-benchmark's CSV
+bench() {
+    local port=$1
+    shift
+    redis-benchmark -p "$port" --csv "$@" 2>/dev/null |
+        awk -F'","' 'NR > 1 { gsub(/"/, ""); print $1, $2, $5, $7 }'
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A results # key "case system test field" -> space-separated samples
+record() {
+    local key="$1 $2 $3"
+    results["$key rps"]+="$4 "
+    results["$key p50"]+="$5 "
+    results["$key p99"]+="$6 "
+}
+
+run_case() {
+    local case=$1 fsync=$2 first second
+    shift 2
+    for ((round = 0; round < rounds; round++)); do
+        if ((round % 2 == 0)); then first=inmem second=redis; else first=redis second=inmem; fi
+        for system in "$first" "$second"; do
+            local port=$((base_port + round))
+            [[ $system == redis ]] && port=$((port + 100))
+            start_server "$system" "$port" "$fsync"
+            while read -r test rps p50 p99; do
+                record "$case" "$system" "$test" "$rps" "$p50" "$p99"
+                log "  round $((round + 1)) $case $system $test: $rps rps, p50 $p50 ms, p99 $p99 ms"
+            done < <(bench "$port" "$@")
+            stop_server
+        done
+    done
+}
+
+summary() {
+    local case=$1 test=$2 target=$3 i r
+    local -a line=()
+    for system in inmem redis; do
+        local key="$case $system $test"
+        # shellcheck disable=SC2086
+        line+=("$(median ${results["$key rps"]})" "$(median ${results["$key p50"]})" "$(median ${results["$key p99"]})")
+    done
+    i=(${line[@]})
+    r=$(awk -v a="${i[0]}" -v b="${i[3]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    printf '%-11s %-4s inmem %9.0f rps (p50 %s p99 %s ms), redis %9.0f rps (p50 %s p99 %s ms) -> %sx (target %s)\n' \
+        "$case" "$test" "${i[0]}" "${i[1]}" "${i[2]}" "${i[3]}" "${i[4]}" "${i[5]}" "$r" "$target"
+}
+
+log "pipelined: -t set,get -n $n -r 100000 -d 16 -c 50 -P 16 (everysec), $rounds rounds"
+run_case pipelined everysec -t set,get -n "$n" -r 100000 -d 16 -c 50 -P 16
+log "unpipelined: -t set,get -n $n -r 100000 -d 16 -c 50 (everysec), $rounds rounds"
+run_case unpipelined everysec -t set,get -n "$n" -r 100000 -d 16 -c 50
+always_n=$((n / 4))
+log "always: -t set -n $always_n -r 100000 -d 16 -c 50 (appendfsync always), $rounds rounds"
+run_case always always -t set -n "$always_n" -r 100000 -d 16 -c 50
+
+echo "medians of $rounds rounds, $(nproc) cores, $(redis-server --version | awk '{print $3}')"
+summary pipelined SET ">=1.2x"
+summary pipelined GET ">=1.2x"
+summary unpipelined SET ">=0.95x"
+summary unpipelined GET ">=0.95x"
+summary always SET ">=1.5x"
