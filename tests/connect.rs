@@ -4,8 +4,6 @@
 //! checked against the same script run on a local database, so translated
 //! commands must answer exactly as local ones do.
 
-// Clippy cannot see that Server's Drop waits for the child it spawns.
-#[allow(clippy::zombie_processes)]
 mod support;
 
 use assert_cmd::Command;
@@ -263,13 +261,11 @@ fn transactions_against_redis_server() {
     transactions_queue_and_commit(redis.port);
 }
 
-#[test]
-fn a_watched_key_that_changed_aborts_the_commit_on_redis_server() {
-    let Some(redis) = Redis::start() else { return };
+fn a_watched_key_that_changed_aborts_the_commit(port: u16) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    // Redis aborts EXEC even when the watching client changed the key itself.
+    // EXEC aborts even when the watching client changed the key itself.
     let out = remote(
-        redis.port,
+        port,
         dir.path(),
         &[],
         "watch k; put k 1; begin; put k 2; commit; get k",
@@ -279,6 +275,18 @@ fn a_watched_key_that_changed_aborts_the_commit_on_redis_server() {
         out.stderr,
         "line 1: the transaction was aborted: a watched key changed\n"
     );
+}
+
+#[test]
+fn watch_against_inmem_serve() {
+    let (_dir, server) = inmem_server();
+    a_watched_key_that_changed_aborts_the_commit(server.port);
+}
+
+#[test]
+fn watch_against_redis_server() {
+    let Some(redis) = Redis::start() else { return };
+    a_watched_key_that_changed_aborts_the_commit(redis.port);
 }
 
 fn batches_are_all_or_nothing(port: u16) {
