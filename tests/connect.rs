@@ -532,6 +532,34 @@ fn server_commands_translate_to_info_config_and_save() {
     );
 }
 
+fn settings_and_maintenance_translate(port: u16) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = remote(
+        port,
+        dir.path(),
+        &[],
+        "put a 1; compact; stats reset; config set maxmemory 1000000; config get maxmemory; \
+         config set maxmemory 0; expire a 0; get a",
+    );
+    assert_eq!(
+        out.stdout,
+        "OK\nBackground append only file rewriting started\nOK\nOK\nmaxmemory: 1000000\nOK\ntrue\n(nil)\n"
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn settings_and_maintenance_on_inmem_serve() {
+    let (_dir, server) = inmem_server();
+    settings_and_maintenance_translate(server.port);
+}
+
+#[test]
+fn settings_and_maintenance_on_redis_server() {
+    let Some(redis) = Redis::start() else { return };
+    settings_and_maintenance_translate(redis.port);
+}
+
 #[test]
 fn connection_failures_are_one_clear_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("temporary directory");
