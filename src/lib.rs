@@ -22,6 +22,7 @@ pub mod error;
 pub mod fsutil;
 pub mod output;
 pub mod persist;
+pub mod remote;
 pub mod repl;
 pub mod runner;
 pub mod server;

@@ -107,6 +107,16 @@ struct Cli {
     #[arg(long, global = true)]
     log_values: bool,
 
+    /// Run the REPL or the script against a Redis-protocol server at HOST:PORT
+    /// (inmem serve, redis-server, ...) instead of a local database; aliases
+    /// still come from --data-dir.
+    #[arg(long, value_name = "HOST:PORT")]
+    connect: Option<String>,
+
+    /// Password for --connect (AUTH); ignored without --connect.
+    #[arg(long, env = "INMEM_PASSWORD", value_name = "PASSWORD")]
+    password: Option<String>,
+
     /// Diagnostics on stderr: off, error, warn, info, debug or trace.
     #[arg(long, default_value = "warn", value_name = "LEVEL", global = true)]
     log_level: String,
@@ -185,6 +195,9 @@ fn main() -> ExitCode {
         Some(Action::Check) => return check(&cli),
         Some(Action::Repair) => return repair(&cli),
         Some(Action::Serve(_)) | None => {}
+    }
+    if let Some(target) = &cli.connect {
+        return connect(&cli, target);
     }
     let mut options = Options::new(&cli.data_dir);
     options.persistence.fsync = cli.appendfsync;
@@ -398,6 +411,52 @@ fn repair(cli: &Cli) -> ExitCode {
         }
         Err(e) => {
             eprintln!("inmem: repair failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--connect`: the REPL or the script against a remote server.
+fn connect(cli: &Cli, target: &str) -> ExitCode {
+    let aliases = std::fs::create_dir_all(&cli.data_dir)
+        .map_err(|e| format!("cannot use data directory {}: {e}", cli.data_dir.display()))
+        .and_then(|()| inmem::alias::Aliases::load(&cli.data_dir).map_err(|e| e.to_string()));
+    let aliases = match aliases {
+        Ok(aliases) => aliases,
+        Err(e) => {
+            eprintln!("inmem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let password = cli.password.clone().filter(|p| !p.is_empty());
+    let mut session = match inmem::remote::RemoteSession::connect(target, password, aliases) {
+        Ok(session) => session,
+        Err(e) => {
+            eprintln!("inmem: cannot connect to {target}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.namespace != inmem::engine::DEFAULT_NAMESPACE
+        && let Err(e) = session.use_namespace(&cli.namespace)
+    {
+        eprintln!("inmem: --namespace: {e}");
+        return ExitCode::from(2);
+    }
+    let front = inmem::runner::FrontEnd {
+        script: match (&cli.command, &cli.file) {
+            (Some(text), _) => Some(inmem::runner::Script::Text(text)),
+            (None, Some(path)) => Some(inmem::runner::Script::File(path)),
+            (None, None) => None,
+        },
+        json: cli.json,
+        bail: cli.bail,
+        echo: cli.echo,
+    };
+    match inmem::runner::run_front_end(session, front) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inmem: {e}");
             ExitCode::from(2)
         }
     }

@@ -3,33 +3,118 @@
 
 use crate::Db;
 use crate::command::Reply;
-use crate::command::grammar::{self, Position};
+use crate::command::grammar::{self, Position, Statement};
 use crate::output::{self, Format};
-use crate::session::{Session, StatementError};
+use crate::repl::Completions;
+use crate::session::{Confirm, Session, StatementError};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How deeply `source` may nest, so a file that sources itself stops with an error.
 const MAX_SOURCE_DEPTH: usize = 16;
+
+/// What the runner and the REPL need from whatever executes statements: the
+/// local [`Session`] on an open database, or a session on a remote server
+/// ([`crate::remote::RemoteSession`]).
+pub trait Backend {
+    /// Executes one parsed statement whose source is `text`.
+    fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError>;
+    /// The namespace statements run in.
+    fn namespace(&self) -> &str;
+    /// True while a transaction is open.
+    fn in_transaction(&self) -> bool;
+    /// Rolls back an open transaction, as leaving does; returns how many writes it discarded.
+    fn end(&mut self) -> Option<usize>;
+    /// True when `timing on` is in force.
+    fn timing(&self) -> bool;
+    /// How long the last statement took.
+    fn last_elapsed(&self) -> Duration;
+    /// Asks `confirm` before destructive commands (the REPL does; scripts do not).
+    fn set_confirm(&mut self, confirm: Confirm);
+    /// Aliases and keys for Tab completion and hints.
+    fn completions(&self) -> Arc<dyn Completions>;
+    /// Where statements run, for the REPL's banner (`on DIR`, `connected to HOST:PORT`).
+    fn describe(&self) -> String;
+    /// The local database, whose acknowledgement barrier output must pass and
+    /// whose background messages the REPL prints; `None` for a remote server,
+    /// which acknowledges before it replies.
+    fn database(&self) -> Option<&Arc<Db>>;
+}
+
+impl Backend for Session {
+    fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
+        Session::execute(self, statement, text)
+    }
+
+    fn namespace(&self) -> &str {
+        Session::namespace(self)
+    }
+
+    fn in_transaction(&self) -> bool {
+        Session::in_transaction(self)
+    }
+
+    fn end(&mut self) -> Option<usize> {
+        Session::end(self)
+    }
+
+    fn timing(&self) -> bool {
+        Session::timing(self)
+    }
+
+    fn last_elapsed(&self) -> Duration {
+        Session::last_elapsed(self)
+    }
+
+    fn set_confirm(&mut self, confirm: Confirm) {
+        Session::set_confirm(self, confirm);
+    }
+
+    fn completions(&self) -> Arc<dyn Completions> {
+        self.db().clone()
+    }
+
+    fn describe(&self) -> String {
+        format!("on {}", self.db().data_dir().display())
+    }
+
+    fn database(&self) -> Option<&Arc<Db>> {
+        Some(self.db())
+    }
+}
 
 /// Output that may only show replies once their writes are safe: every write
 /// to the inner stream is preceded by the database's acknowledgement barrier.
 pub struct Acknowledging<W: Write> {
     inner: W,
-    db: Arc<Db>,
+    db: Option<Arc<Db>>,
 }
 
 impl<W: Write> Acknowledging<W> {
     /// Wraps `inner` so nothing reaches it before `db` acknowledges.
     pub fn new(inner: W, db: Arc<Db>) -> Self {
-        Acknowledging { inner, db }
+        Acknowledging {
+            inner,
+            db: Some(db),
+        }
+    }
+
+    /// Wraps `inner` for `backend`: with a barrier when it is a local database.
+    pub fn for_backend<B: Backend + ?Sized>(inner: W, backend: &B) -> Self {
+        Acknowledging {
+            inner,
+            db: backend.database().cloned(),
+        }
     }
 }
 
 impl<W: Write> Write for Acknowledging<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.db.acknowledge().map_err(std::io::Error::other)?;
+        if let Some(db) = &self.db {
+            db.acknowledge().map_err(std::io::Error::other)?;
+        }
         self.inner.write(buf)
     }
 
@@ -47,6 +132,91 @@ pub enum Flow {
     Stop,
 }
 
+/// Where a script's statements come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Script<'a> {
+    /// Statements given on the command line (`-c`).
+    Text(&'a str),
+    /// A file (`-f`).
+    File(&'a Path),
+    /// Standard input, read as it arrives.
+    Stdin,
+}
+
+/// What a command line asks the front-end for.
+#[derive(Debug, Clone, Copy)]
+pub struct FrontEnd<'a> {
+    /// Statements from `-c` or `-f`; `None` reads standard input, at the
+    /// interactive prompt when it is a terminal.
+    pub script: Option<Script<'a>>,
+    /// One line of JSON per statement (`--json`).
+    pub json: bool,
+    /// Stop at the first failed statement (`--bail`).
+    pub bail: bool,
+    /// Print each statement before its result (`--echo`).
+    pub echo: bool,
+}
+
+/// Why a front-end could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontEndError {
+    /// The script file could not be opened.
+    #[error("cannot read {path}: {source}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The terminal failed under the line editor.
+    #[error("terminal error: {0}")]
+    Terminal(#[from] rustyline::error::ReadlineError),
+}
+
+/// Runs `session` as `front` asks: the interactive prompt, or a script whose
+/// output is buffered and acknowledged. Returns how many statements failed
+/// (none at the prompt, where a mistyped statement is not a failure); a
+/// transaction left open is rolled back, and said so on stderr.
+pub fn run_front_end<B: Backend>(session: B, front: FrontEnd<'_>) -> Result<usize, FrontEndError> {
+    use std::io::IsTerminal;
+    let interactive = front.script.is_none() && std::io::stdin().is_terminal();
+    let settings = Settings {
+        format: match (front.json, interactive) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Human,
+            (false, false) => Format::Plain,
+        },
+        bail: front.bail,
+        echo: front.echo,
+    };
+    if interactive {
+        let banner = std::io::stdout().is_terminal();
+        crate::repl::run(session, settings, banner)?;
+        return Ok(0);
+    }
+    let out = std::io::BufWriter::with_capacity(
+        1 << 16,
+        Acknowledging::for_backend(std::io::stdout().lock(), &session),
+    );
+    let mut runner = Runner::new(session, settings, out);
+    let script = front.script.unwrap_or(Script::Stdin);
+    runner
+        .run_script(script)
+        .map_err(|source| FrontEndError::Input {
+            path: match script {
+                Script::File(path) => path.to_path_buf(),
+                Script::Text(_) | Script::Stdin => PathBuf::from("-"),
+            },
+            source,
+        })?;
+    // A failed flush means stdout closed early (a broken pipe): nothing more to say.
+    let _ = runner.flush();
+    if let Some(discarded) = runner.session().end() {
+        eprintln!("transaction rolled back at end of input: {discarded} writes discarded");
+    }
+    Ok(runner.failures())
+}
+
 /// How results and errors are shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -60,8 +230,8 @@ pub struct Settings {
 
 /// Runs statements and prints their results to `out`; errors go to stderr
 /// (and, for people at a terminal, to `out` as `(error) ...`).
-pub struct Runner<W: Write> {
-    session: Session,
+pub struct Runner<B: Backend, W: Write> {
+    session: B,
     settings: Settings,
     out: W,
     failures: usize,
@@ -69,9 +239,9 @@ pub struct Runner<W: Write> {
     output_closed: bool,
 }
 
-impl<W: Write> Runner<W> {
+impl<B: Backend, W: Write> Runner<B, W> {
     /// A runner for `session` writing to `out`.
-    pub fn new(session: Session, settings: Settings, out: W) -> Self {
+    pub fn new(session: B, settings: Settings, out: W) -> Self {
         Runner {
             session,
             settings,
@@ -83,13 +253,22 @@ impl<W: Write> Runner<W> {
     }
 
     /// The session statements run in.
-    pub fn session(&mut self) -> &mut Session {
+    pub fn session(&mut self) -> &mut B {
         &mut self.session
     }
 
     /// How many statements have failed so far.
     pub fn failures(&self) -> usize {
         self.failures
+    }
+
+    /// Runs a whole script; fails only when its file cannot be opened.
+    pub fn run_script(&mut self, script: Script<'_>) -> std::io::Result<Flow> {
+        Ok(match script {
+            Script::Text(text) => self.run_text(text, 1, None),
+            Script::File(path) => self.run_reader(std::fs::File::open(path)?, None),
+            Script::Stdin => self.run_reader(std::io::stdin(), None),
+        })
     }
 
     /// Reads statements from `input` as they arrive and runs them; results are

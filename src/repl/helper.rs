@@ -1,7 +1,7 @@
 //! The line editor's helper: Tab completion of commands, aliases and keys, and
 //! a grey hint with the argument syntax of the command being typed.
 
-use crate::Db;
+use super::Completions;
 use crate::command::grammar;
 use crate::command::spec::{self, COMMANDS};
 use colored::Colorize;
@@ -18,7 +18,7 @@ const MAX_KEY_CANDIDATES: usize = 100;
 /// Completion and hints, reading the command table, the aliases and the keyspace.
 #[derive(Helper, Validator)]
 pub struct ReplHelper {
-    db: Arc<Db>,
+    source: Arc<dyn Completions>,
     /// The lines already entered of a statement whose quote is still open
     /// (empty at a `cmd>>` prompt).
     pending: String,
@@ -27,10 +27,10 @@ pub struct ReplHelper {
 }
 
 impl ReplHelper {
-    /// A helper for `db`.
-    pub fn new(db: Arc<Db>) -> Self {
+    /// A helper reading aliases and keys from `source`.
+    pub fn new(source: Arc<dyn Completions>) -> Self {
         ReplHelper {
-            db,
+            source,
             pending: String::new(),
             namespace: crate::engine::DEFAULT_NAMESPACE.to_string(),
         }
@@ -111,11 +111,10 @@ impl Completer for ReplHelper {
         let command = current_statement(before).split_whitespace().next();
         let words: Vec<String> = if first || command.is_some_and(|c| c.eq_ignore_ascii_case("help"))
         {
-            let aliases = self.db.aliases();
-            command_candidates(prefix, aliases.list().map(|(name, _)| name))
+            let aliases = self.source.aliases();
+            command_candidates(prefix, aliases.iter().map(|(name, _)| name.as_str()))
         } else {
-            self.db
-                .engine()
+            self.source
                 .keys_with_prefix(&self.namespace, prefix.as_bytes(), MAX_KEY_CANDIDATES)
                 .iter()
                 .map(|key| grammar::quote_word(key))
@@ -171,8 +170,8 @@ impl Hinter for ReplHelper {
         let first = std::str::from_utf8(&first.bytes).ok()?;
         let typed = args.len();
         let spec = spec::lookup(first).or_else(|| {
-            let aliases = self.db.aliases();
-            let body = aliases.get(first)?;
+            let aliases = self.source.aliases();
+            let (_, body) = aliases.iter().find(|(name, _)| name == first)?;
             spec::lookup(body.split_whitespace().next()?)
         })?;
         remaining_syntax(spec.syntax, typed)

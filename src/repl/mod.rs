@@ -3,10 +3,10 @@
 
 mod helper;
 
+use crate::Db;
 use crate::command::grammar;
 use crate::engine::DEFAULT_NAMESPACE;
-use crate::runner::{Acknowledging, Flow, Runner};
-use crate::session::Session;
+use crate::runner::{Acknowledging, Backend, Flow, Runner};
 use helper::ReplHelper;
 use rustyline::ExternalPrinter as _;
 use rustyline::error::ReadlineError;
@@ -17,6 +17,28 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub use crate::runner::Settings;
+
+/// What Tab completion and hints read: the aliases and the keys of a namespace.
+/// Called while a line is edited, so answers must be quick and may be partial.
+pub trait Completions: Send + Sync {
+    /// Every alias with the text it stands for, sorted by name.
+    fn aliases(&self) -> Vec<(String, String)>;
+    /// Up to `max` keys of `namespace` starting with `prefix`, sorted.
+    fn keys_with_prefix(&self, namespace: &str, prefix: &[u8], max: usize) -> Vec<Vec<u8>>;
+}
+
+impl Completions for Db {
+    fn aliases(&self) -> Vec<(String, String)> {
+        Db::aliases(self)
+            .list()
+            .map(|(name, body)| (name.to_string(), body.to_string()))
+            .collect()
+    }
+
+    fn keys_with_prefix(&self, namespace: &str, prefix: &[u8], max: usize) -> Vec<Vec<u8>> {
+        self.engine().keys_with_prefix(namespace, prefix, max)
+    }
+}
 
 /// History entries kept across runs.
 const HISTORY_SIZE: usize = 10_000;
@@ -32,7 +54,7 @@ fn history_path() -> Option<PathBuf> {
 }
 
 /// The prompt: the namespace when it is not the default, and `(TX)` inside a transaction.
-fn prompt(session: &Session) -> String {
+fn prompt<B: Backend>(session: &B) -> String {
     let namespace = match session.namespace() {
         DEFAULT_NAMESPACE => String::new(),
         other => format!("[{other}]"),
@@ -52,17 +74,20 @@ fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-/// Runs the prompt in `session` until `exit`, Ctrl-D or end of input; returns
-/// how many statements failed.
-pub fn run(session: Session, settings: Settings, banner: bool) -> Result<usize, ReadlineError> {
-    let db = session.db().clone();
+/// Runs the prompt in `session` (local or remote) until `exit`, Ctrl-D or end
+/// of input; returns how many statements failed.
+pub fn run<B: Backend>(
+    session: B,
+    settings: Settings,
+    banner: bool,
+) -> Result<usize, ReadlineError> {
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)?
         .history_ignore_dups(true)?
         .auto_add_history(false)
         .build();
     let mut editor: Editor<ReplHelper, DefaultHistory> = Editor::with_config(config)?;
-    editor.set_helper(Some(ReplHelper::new(db.clone())));
+    editor.set_helper(Some(ReplHelper::new(session.completions())));
     let history = history_path();
     if let Some(path) = &history {
         // A missing history file is normal on first use.
@@ -70,13 +95,15 @@ pub fn run(session: Session, settings: Settings, banner: bool) -> Result<usize, 
     }
     if banner {
         println!(
-            "inmem {} on {} (type 'help' for commands, Tab to complete, Ctrl-D to leave)",
+            "inmem {} {} (type 'help' for commands, Tab to complete, Ctrl-D to leave)",
             env!("CARGO_PKG_VERSION"),
-            db.data_dir().display()
+            session.describe()
         );
     }
     // Messages from background threads are printed above the line being edited.
-    if let Ok(printer) = editor.create_external_printer() {
+    if let Some(db) = session.database()
+        && let Ok(printer) = editor.create_external_printer()
+    {
         let printer = Mutex::new(printer);
         db.set_notifier(move |message| {
             let mut printer = printer.lock().unwrap_or_else(|p| p.into_inner());
@@ -85,7 +112,7 @@ pub fn run(session: Session, settings: Settings, banner: bool) -> Result<usize, 
     }
     let mut session = session;
     session.set_confirm(Box::new(confirm));
-    let out = Acknowledging::new(std::io::stdout(), db.clone());
+    let out = Acknowledging::for_backend(std::io::stdout(), &session);
     let mut runner = Runner::new(session, settings, out);
     let mut pending = String::new();
     let mut line_no = 0;
