@@ -77,18 +77,18 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                 }
             }
         }
-        if client.take_wrote() {
-            if let Err(failure) = acknowledge(&shared).await {
-                // Nothing unlogged is acknowledged: the replies are dropped.
-                output.clear();
-                let message =
-                    format!("ERR the append-only log failed, the server is stopping: {failure}");
-                resp::encode(&Frame::Error(message), client.protocol(), &mut output);
-                let _ = stream.write_all(&output).await;
-                shared.fatal.store(true, Ordering::SeqCst);
-                let _ = shared.shutdown.send(true);
-                break 'connection;
-            }
+        if client.take_wrote()
+            && let Err(failure) = acknowledge(&shared).await
+        {
+            // Nothing unlogged is acknowledged: the replies are dropped.
+            output.clear();
+            let message =
+                format!("ERR the append-only log failed, the server is stopping: {failure}");
+            resp::encode(&Frame::Error(message), client.protocol(), &mut output);
+            let _ = stream.write_all(&output).await;
+            shared.fatal.store(true, Ordering::SeqCst);
+            let _ = shared.shutdown.send(true);
+            break 'connection;
         }
         if !output.is_empty() {
             if stream.write_all(&output).await.is_err() {
