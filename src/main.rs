@@ -19,6 +19,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc: faster than the system allocator for the many small, short-lived
+/// allocations of parsing and serving, and without glibc's arena contention.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// inmem: an in-memory key-value database with a REPL, scripts, aliases,
 /// transactions and durable storage.
 ///
