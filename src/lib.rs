@@ -11,6 +11,8 @@
 //! - [`repl`]: the interactive prompt (rustyline).
 //! - [`stats`], [`config`], [`cmdlog`]: counters and latency, run-time settings, the command log.
 //! - [`persist`]: the append-only log, snapshots, recovery, backup and JSON import/export.
+//! - [`server`]: `inmem serve` — the RESP server and the HTTP JSON API with its dashboard.
+//! - [`remote`]: `inmem --connect` — the REPL and scripts as a client of a Redis-protocol server.
 //! - [`Db`]: an open database — engine, persistence, aliases and the background threads.
 
 pub mod alias;
