@@ -464,7 +464,7 @@ fn aborted(index: usize, text: &str, error: CommandError) -> CommandError {
 }
 
 /// The texts a batch runs: the inline text, or each file matching the glob in sorted order.
-fn batch_texts(source: &BatchSource) -> Result<Vec<(String, String)>, CommandError> {
+pub fn batch_texts(source: &BatchSource) -> Result<Vec<(String, String)>, CommandError> {
     match source {
         BatchSource::Inline(text) => Ok(vec![("batch".to_string(), text.clone())]),
         BatchSource::Files(pattern) => {

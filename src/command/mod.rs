@@ -245,6 +245,17 @@ impl BuildError {
     }
 }
 
+/// Arguments that arrived as separate byte strings (RESP, HTTP) as the
+/// statement words the builders take; they have no source text, so no offsets.
+pub fn words(args: &[Vec<u8>]) -> Vec<Word> {
+    args.iter()
+        .map(|bytes| Word {
+            bytes: bytes.clone(),
+            offset: 0,
+        })
+        .collect()
+}
+
 /// The command word of a statement, as text (lossy: it is only compared to names).
 pub fn command_word(words: &[Word]) -> String {
     words

@@ -502,6 +502,32 @@ pub static COMMANDS: &[Spec] = &[
     },
 ];
 
+/// The top-level parts of a syntax line: words and whole `[...]`/`(...)`
+/// groups, split at spaces outside brackets.
+pub fn syntax_parts(syntax: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in syntax.chars() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if c == ' ' && depth == 0 {
+            if !current.is_empty() {
+                parts.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
 /// Longest command word; longer words name nothing.
 const MAX_NAME: usize = 32;
 

@@ -16,7 +16,7 @@ use crate::error::CommandError;
 use crate::repl::Completions;
 use crate::runner::Backend;
 use crate::server::resp::Frame;
-use crate::session::{Confirm, StatementError};
+use crate::session::{Confirm, StatementError, batch_texts};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -611,36 +611,6 @@ fn aborted(index: usize, text: &str, error: CommandError) -> CommandError {
 
 fn not_connected(target: &str, reason: &str) -> CommandError {
     CommandError::BadArgument(format!("not connected to {target}: {reason}"))
-}
-
-/// The texts a batch runs: the inline text, or each file matching the glob in sorted order.
-fn batch_texts(source: &BatchSource) -> Result<Vec<(String, String)>, CommandError> {
-    let pattern = match source {
-        BatchSource::Inline(text) => return Ok(vec![("batch".to_string(), text.clone())]),
-        BatchSource::Files(pattern) => pattern,
-    };
-    let bad_pattern = |reason: String| CommandError::File {
-        path: pattern.into(),
-        reason,
-    };
-    let mut paths: Vec<_> = glob::glob(pattern)
-        .map_err(|e| bad_pattern(format!("invalid file pattern: {e}")))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad_pattern(e.to_string()))?;
-    if paths.is_empty() {
-        return Err(bad_pattern("no file matches".into()));
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|e| CommandError::File {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            Ok((path.display().to_string(), text))
-        })
-        .collect()
 }
 
 #[cfg(test)]

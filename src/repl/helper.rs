@@ -133,27 +133,7 @@ impl Completer for ReplHelper {
 
 /// The syntax still to type after `typed` arguments, or `None` when nothing is left.
 pub fn remaining_syntax(syntax: &str, typed: usize) -> Option<String> {
-    let mut tokens = Vec::new();
-    let mut depth = 0usize;
-    let mut current = String::new();
-    for c in syntax.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        if c == ' ' && depth == 0 {
-            if !current.is_empty() {
-                tokens.push(std::mem::take(&mut current));
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    let rest: Vec<String> = tokens.into_iter().skip(typed).collect();
+    let rest: Vec<String> = spec::syntax_parts(syntax).into_iter().skip(typed).collect();
     (!rest.is_empty()).then(|| rest.join(" "))
 }
 

@@ -8,7 +8,6 @@ use super::clients::ClientHandle;
 use super::resp::{Frame, Protocol};
 use super::transaction::Transaction;
 use super::{Shared, admin, introspect, reply};
-use crate::command::grammar::Word;
 use crate::command::redis::{self, RedisSpec, global};
 use crate::command::{self, spec::Spec};
 use crate::error::CommandError;
@@ -245,13 +244,7 @@ impl Client {
     }
 
     fn run_inmem(&mut self, spec: &'static Spec, args: &[Vec<u8>]) -> Frame {
-        let words: Vec<Word> = args
-            .iter()
-            .map(|bytes| Word {
-                bytes: bytes.clone(),
-                offset: 0,
-            })
-            .collect();
+        let words = command::words(args);
         match command::build_with(Some(spec), &words) {
             Ok(command::Command::Use(namespace)) => match self.session.use_namespace(&namespace) {
                 Ok(()) => {

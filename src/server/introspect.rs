@@ -128,27 +128,7 @@ fn docs(found: Found) -> Frame {
 
 /// The top-level arguments of a syntax line, as COMMAND DOCS argument maps.
 fn arguments(syntax: &str) -> Vec<Frame> {
-    let mut tokens = Vec::new();
-    let mut depth = 0usize;
-    let mut current = String::new();
-    for c in syntax.chars() {
-        match c {
-            '[' | '(' => depth += 1,
-            ']' | ')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        if c == ' ' && depth == 0 {
-            if !current.is_empty() {
-                tokens.push(std::mem::take(&mut current));
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    tokens
+    spec::syntax_parts(syntax)
         .into_iter()
         .filter(|t| t != "...")
         .map(|token| {

@@ -8,7 +8,7 @@ use super::client::{Client, Found};
 use super::reply;
 use super::resp::Frame;
 use crate::command::redis::{self, global};
-use crate::command::{self, Command, grammar::Word};
+use crate::command::{self, Command};
 use crate::engine::{ExecOp, WatchSet};
 use crate::error::CommandError;
 use std::time::Instant;
@@ -180,13 +180,7 @@ fn queue_item(
             None => return Ok(None),
         },
         Found::Inmem(spec) => {
-            let words: Vec<Word> = args
-                .iter()
-                .map(|bytes| Word {
-                    bytes: bytes.clone(),
-                    offset: 0,
-                })
-                .collect();
+            let words = command::words(args);
             command::build_with(Some(spec), &words).map_err(|e| e.error)?
         }
     };

@@ -20,17 +20,7 @@ const fn row(
     syntax: &'static str,
     summary: &'static str,
 ) -> RedisSpec {
-    RedisSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        group: "generic",
-        syntax,
-        summary,
-    }
+    RedisSpec::row(name, arity, flags, keys, "generic", syntax, summary)
 }
 
 const NONE: (i32, i32, i32) = (0, 0, 0);

@@ -37,6 +37,29 @@ pub struct RedisSpec {
 }
 
 impl RedisSpec {
+    /// A table row: key positions as (first, last, step), all zero without keys.
+    pub const fn row(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        keys: (i32, i32, i32),
+        group: &'static str,
+        syntax: &'static str,
+        summary: &'static str,
+    ) -> RedisSpec {
+        RedisSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            group,
+            syntax,
+            summary,
+        }
+    }
+
     /// True when `words` words (the name included) fit the arity.
     pub fn accepts(&self, words: usize) -> bool {
         let n = self.arity.unsigned_abs() as usize;

@@ -4,7 +4,6 @@
 use super::RedisSpec;
 
 /// A row without key arguments.
-#[allow(clippy::too_many_arguments)]
 const fn row(
     name: &'static str,
     arity: i32,
@@ -13,17 +12,7 @@ const fn row(
     syntax: &'static str,
     summary: &'static str,
 ) -> RedisSpec {
-    RedisSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        group,
-        syntax,
-        summary,
-    }
+    RedisSpec::row(name, arity, flags, (0, 0, 0), group, syntax, summary)
 }
 
 const CONN: &[&str] = &[

@@ -16,17 +16,7 @@ const fn row(
     syntax: &'static str,
     summary: &'static str,
 ) -> RedisSpec {
-    RedisSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        group: "string",
-        syntax,
-        summary,
-    }
+    RedisSpec::row(name, arity, flags, keys, "string", syntax, summary)
 }
 
 const ONE: (i32, i32, i32) = (1, 1, 1);

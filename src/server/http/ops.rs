@@ -5,7 +5,6 @@ use super::body::{JsonBody, QueryArgs};
 use super::error::ApiError;
 use super::keys::{bytes_json, run_op, unexpected};
 use super::{State, in_session};
-use crate::command::grammar::Word;
 use crate::command::{self, BatchSource, Command, FindTarget, Op, Reply};
 use crate::output::to_json;
 use crate::stats;
@@ -59,13 +58,7 @@ pub fn find_op(
         FindMode::Regex => args.push(b"-r".to_vec()),
     }
     args.push(pattern.as_bytes().to_vec());
-    let words: Vec<Word> = args
-        .iter()
-        .map(|bytes| Word {
-            bytes: bytes.clone(),
-            offset: 0,
-        })
-        .collect();
+    let words = command::words(&args);
     match command::build(&words) {
         Ok(Command::Op(op @ Op::Find { .. })) => Ok((op, args)),
         Ok(_) => Err(ApiError::internal("the find builder built another command")),
