@@ -566,3 +566,127 @@ fn redis_cli_and_redis_benchmark_work_against_inmem() {
     let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert!(size >= 1, "benchmark keys were stored");
 }
+
+#[test]
+fn server_and_inmem_commands_through_the_redis_crate() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut con = server.connect();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let echo: String = redis::cmd("ECHO").arg("hi").query(&mut con).unwrap();
+    assert_eq!(echo, "hi");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("tester")
+        .query(&mut con)
+        .unwrap();
+    let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
+    assert_eq!(name, "tester");
+    let _: () = con.set("user:1", "alice").unwrap();
+    let _: () = con.set("user:2", "bob").unwrap();
+    let _: () = con.set("order:1", "42").unwrap();
+    // inmem's own commands keep their REPL meaning over RESP.
+    let found: Vec<String> = redis::cmd("FIND")
+        .arg("-k")
+        .arg("-l")
+        .arg("user:*")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(found, vec!["user:1", "user:2"]);
+    let size: i64 = redis::cmd("SIZE").query(&mut con).unwrap();
+    assert_eq!(size, 3);
+    let _: () = redis::cmd("PUT").arg("p").arg("v").query(&mut con).unwrap();
+    let v: String = con.get("p").unwrap();
+    assert_eq!(v, "v");
+    let _: () = redis::cmd("USE").arg("app").query(&mut con).unwrap();
+    let in_app: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(in_app, 0, "USE switched to the empty namespace 'app'");
+    // RESET returns to namespace 0 and forgets the name.
+    let reset: String = redis::cmd("RESET").query(&mut con).unwrap();
+    assert_eq!(reset, "RESET");
+    let name: Option<String> = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
+    assert_eq!(name, None);
+    let back: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(back, 4);
+    // Types inmem does not have answer Redis's unknown-command error.
+    let err = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown command 'HSET'"), "{err}");
+    let info: String = redis::cmd("INFO").arg("keyspace").query(&mut con).unwrap();
+    assert!(info.contains("db0:keys=4"), "{info}");
+    let config: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendonly")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(config, vec!["appendonly", "yes"]);
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con)
+        .unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        !stats.contains("cmdstat_set"),
+        "RESETSTAT cleared the command stats: {stats}"
+    );
+    let started: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    assert_eq!(started, "Background saving started");
+    let started: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    assert_eq!(started, "Background append only file rewriting started");
+    let (secs, micros): (String, String) = redis::cmd("TIME").query(&mut con).unwrap();
+    assert!(secs.parse::<u64>().unwrap() > 1_600_000_000);
+    assert!(micros.parse::<u32>().unwrap() < 1_000_000);
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("user:1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding, "embstr");
+    let usage: i64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("user:1")
+        .query(&mut con)
+        .unwrap();
+    assert!(usage >= "user:1alice".len() as i64);
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    assert!(count > 80, "COMMAND COUNT {count}");
+    // The snapshot the background save wrote is there after a moment.
+    let snapshot = dir.path().join("snapshot.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !snapshot.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(snapshot.exists(), "BGSAVE wrote snapshot.db");
+}
+
+#[test]
+fn shutdown_answers_the_requests_before_it_then_exits_cleanly() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    let mut batch = Vec::new();
+    for i in 0..100 {
+        let key = format!("k{i}");
+        batch.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1\r\nv\r\n", key.len()).as_bytes(),
+        );
+    }
+    batch.extend_from_slice(b"*1\r\n$8\r\nSHUTDOWN\r\n*1\r\n$4\r\nPING\r\n");
+    raw.send(&batch);
+    for _ in 0..100 {
+        assert_eq!(raw.read(), simple("OK"));
+    }
+    assert!(raw.is_closed(), "nothing after SHUTDOWN is answered");
+    assert!(server.wait().success());
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.call(&["DBSIZE"]), Frame::Integer(100));
+}
