@@ -223,7 +223,7 @@ pub fn install(bytes: &[u8], seq: u64, disk: &dyn Disk, target: &Path) -> Result
     let dir = parent_dir(target);
     let temp = temp_path(dir);
     let result = (|| {
-        let mut file = disk.create(&temp)?;
+        let file = disk.create(&temp)?;
         file.write_all(&header(old.created_ms, seq, old.keys))?;
         file.write_all(&bytes[HEADER_LEN..])?;
         file.sync()?;
