@@ -177,6 +177,17 @@ impl SimDisk {
         gate.waiting >= n
     }
 
+    /// Bytes written to the file at `path` but not yet synced.
+    pub fn unsynced_len(&self, path: &Path) -> usize {
+        let files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());
+        files
+            .iter()
+            .map(|f| f.lock().unwrap_or_else(|p| p.into_inner()))
+            .filter(|f| f.path == path)
+            .map(|f| f.pending.len())
+            .sum()
+    }
+
     /// Cuts the power: unsynced data is lost except the first `torn` bytes of
     /// each file's unsynced tail, and every later write or sync is ignored.
     pub fn cut_power(&self, torn: usize) -> io::Result<()> {
@@ -239,11 +250,18 @@ impl DiskFile for SimFile {
             return Ok(());
         }
         self.state.pass_gate();
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let n = self.state.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if n == self.state.fail_sync.load(Ordering::SeqCst) {
+            // As Linux may after a failed writeback: the unsynced pages are
+            // dropped (marked clean), so a later fsync would not bring them
+            // back. Only writing them again does.
+            file.pending.clear();
             return Err(injected("sync"));
         }
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let mut real = match OpenOptions::new().append(true).open(&file.path) {
             Ok(real) => real,
             // Deleted while open (a log segment trimmed by a snapshot): a real
@@ -365,7 +383,11 @@ mod tests {
         f.write_all(b"c").unwrap();
         disk.fail_sync(1);
         assert!(f.sync().is_err());
+        // The failed sync dropped what it was asked to write, as Linux may:
+        // a later successful sync does not bring it back.
         f.sync().unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"");
+        f.write_all(b"ac").unwrap();
         disk.set_space(2);
         let err = f.write_all(b"xyz").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
