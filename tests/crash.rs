@@ -940,17 +940,17 @@ impl Disk for Probe {
 }
 
 impl DiskFile for ProbeFile {
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    fn write_all(&self, bytes: &[u8]) -> std::io::Result<()> {
         let result = self.inner.write_all(bytes);
         self.probe.record("write", &self.file, &result);
         result
     }
-    fn sync(&mut self) -> std::io::Result<()> {
+    fn sync(&self) -> std::io::Result<()> {
         let result = self.inner.sync();
         self.probe.record("sync", &self.file, &result);
         result
     }
-    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+    fn truncate(&self, len: u64) -> std::io::Result<()> {
         let result = self.inner.truncate(len);
         self.probe.record("truncate", &self.file, &result);
         result

@@ -259,13 +259,6 @@ pub fn entry<'a>(r: &mut Reader<'a>) -> Result<EntryRef<'a>, DecodeError> {
     Ok((r.bytes()?, r.bytes()?, deadline(r.u64()?)))
 }
 
-/// Appends a frame: payload length, CRC-32 of the payload, payload.
-pub fn put_frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
-    out.put_u32(crc32fast::hash(payload));
-    out.extend_from_slice(payload);
-}
-
 /// Bytes a frame adds before its payload.
 pub const FRAME_HEADER: usize = 8;
 

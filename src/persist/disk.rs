@@ -7,16 +7,20 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// A file being written: appends, syncs, and cuts back after a failed append.
-pub trait DiskFile: Send {
+/// Shared by reference, so one thread can fsync while another appends (the
+/// log's background fsync must not stop writers).
+pub trait DiskFile: Send + Sync {
     /// Appends all of `bytes` (possibly only to the operating system's cache).
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
-    /// Makes everything written so far durable.
-    fn sync(&mut self) -> io::Result<()>;
+    fn write_all(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything written before the call durable (later appends may
+    /// or may not be included).
+    fn sync(&self) -> io::Result<()>;
     /// Cuts the file back to `len` bytes (after a partial append).
-    fn truncate(&mut self, len: u64) -> io::Result<()>;
+    fn truncate(&self, len: u64) -> io::Result<()>;
 }
 
 /// Creates files for writing.
@@ -32,13 +36,13 @@ pub struct RealDisk;
 struct RealFile(File);
 
 impl DiskFile for RealFile {
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
+    fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(bytes)
     }
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         self.0.sync_data()
     }
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
+    fn truncate(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
 }
@@ -76,6 +80,35 @@ struct SimState {
     /// Bytes that may still be written before "no space left" (u64::MAX: unlimited).
     space: AtomicU64,
     files: Mutex<Vec<Arc<Mutex<SimFileState>>>>,
+    gate: Mutex<Gate>,
+    gate_changed: Condvar,
+}
+
+/// Holds syncs in flight, so a test can act while an fsync is running.
+#[derive(Debug, Default)]
+struct Gate {
+    closed: bool,
+    /// Syncs waiting at the closed gate.
+    waiting: usize,
+}
+
+impl SimState {
+    /// Waits while the gate is closed (counting as a sync in flight).
+    fn pass_gate(&self) {
+        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        if !gate.closed {
+            return;
+        }
+        gate.waiting += 1;
+        self.gate_changed.notify_all();
+        while gate.closed {
+            gate = self
+                .gate_changed
+                .wait(gate)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        gate.waiting -= 1;
+    }
 }
 
 #[derive(Debug)]
@@ -119,6 +152,42 @@ impl SimDisk {
         self.state.space.store(u64::MAX, Ordering::SeqCst);
     }
 
+    /// Makes every sync from now on wait (as a slow fsync would) until
+    /// [`SimDisk::release_syncs`]; an injected sync failure is decided after the wait.
+    pub fn hold_syncs(&self) {
+        let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
+        gate.closed = true;
+    }
+
+    /// Lets held syncs (and later ones) go on.
+    pub fn release_syncs(&self) {
+        let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
+        gate.closed = false;
+        self.state.gate_changed.notify_all();
+    }
+
+    /// Waits up to `timeout` until `n` syncs are held; true when they are.
+    pub fn wait_for_held_syncs(&self, n: usize, timeout: Duration) -> bool {
+        let gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let (gate, _) = self
+            .state
+            .gate_changed
+            .wait_timeout_while(gate, timeout, |g| g.waiting < n)
+            .unwrap_or_else(|p| p.into_inner());
+        gate.waiting >= n
+    }
+
+    /// Bytes written to the file at `path` but not yet synced.
+    pub fn unsynced_len(&self, path: &Path) -> usize {
+        let files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());
+        files
+            .iter()
+            .map(|f| f.lock().unwrap_or_else(|p| p.into_inner()))
+            .filter(|f| f.path == path)
+            .map(|f| f.pending.len())
+            .sum()
+    }
+
     /// Cuts the power: unsynced data is lost except the first `torn` bytes of
     /// each file's unsynced tail, and every later write or sync is ignored.
     pub fn cut_power(&self, torn: usize) -> io::Result<()> {
@@ -147,7 +216,7 @@ fn injected(what: &str) -> io::Error {
 }
 
 impl DiskFile for SimFile {
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -176,15 +245,23 @@ impl DiskFile for SimFile {
         Ok(())
     }
 
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.state.pass_gate();
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
         let n = self.state.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if n == self.state.fail_sync.load(Ordering::SeqCst) {
+            // As Linux may after a failed writeback: the unsynced pages are
+            // dropped (marked clean), so a later fsync would not bring them
+            // back. Only writing them again does.
+            file.pending.clear();
             return Err(injected("sync"));
         }
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let mut real = match OpenOptions::new().append(true).open(&file.path) {
             Ok(real) => real,
             // Deleted while open (a log segment trimmed by a snapshot): a real
@@ -203,7 +280,7 @@ impl DiskFile for SimFile {
         Ok(())
     }
 
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
+    fn truncate(&self, len: u64) -> io::Result<()> {
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -263,7 +340,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let disk = SimDisk::new();
-        let mut f = disk.create(&path).unwrap();
+        let f = disk.create(&path).unwrap();
         f.write_all(b"durable").unwrap();
         f.sync().unwrap();
         f.write_all(b"lost-tail").unwrap();
@@ -280,15 +357,15 @@ mod tests {
         let path = dir.path().join("f");
         let disk = SimDisk::new();
         // fsync of a file deleted while open succeeds.
-        let mut f = disk.create(&path).unwrap();
+        let f = disk.create(&path).unwrap();
         f.write_all(b"trimmed").unwrap();
         std::fs::remove_file(&path).unwrap();
         f.sync().unwrap();
         // Re-creating truncates: the first attempt's unsynced bytes never come back.
-        let mut f = disk.create(&path).unwrap();
+        let f = disk.create(&path).unwrap();
         f.write_all(b"stale").unwrap();
         drop(f);
-        let mut g = disk.create(&path).unwrap();
+        let g = disk.create(&path).unwrap();
         g.write_all(b"new").unwrap();
         g.sync().unwrap();
         disk.cut_power(100).unwrap();
@@ -299,14 +376,18 @@ mod tests {
     fn faults_and_full_disk_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let disk = SimDisk::new();
-        let mut f = disk.create(&dir.path().join("f")).unwrap();
+        let f = disk.create(&dir.path().join("f")).unwrap();
         disk.fail_write(2);
         f.write_all(b"a").unwrap();
         assert!(f.write_all(b"b").is_err());
         f.write_all(b"c").unwrap();
         disk.fail_sync(1);
         assert!(f.sync().is_err());
+        // The failed sync dropped what it was asked to write, as Linux may:
+        // a later successful sync does not bring it back.
         f.sync().unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"");
+        f.write_all(b"ac").unwrap();
         disk.set_space(2);
         let err = f.write_all(b"xyz").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);

@@ -5,7 +5,10 @@
 //! then written out by whoever needs them on disk first: a front-end about to
 //! acknowledge a write (the "ack barrier"), or the background syncer. Under
 //! `always` the barrier also fsyncs; concurrent barriers queue on one mutex, so
-//! the first fsync covers everybody who arrived meanwhile (group commit).
+//! the first fsync covers everybody who arrived meanwhile (group commit). An
+//! fsync never holds the lock that writing needs: under `everysec` the
+//! background fsync does not delay writers, and under `always` the next group
+//! is written while the current one is being synced.
 
 use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name};
 use super::disk::{Disk, DiskFile};
@@ -59,7 +62,8 @@ struct Pending {
 
 /// The open segment and what of it is safely on disk.
 struct Io {
-    file: Option<Box<dyn DiskFile>>,
+    /// Shared with an fsync running outside this lock.
+    file: Option<Arc<dyn DiskFile>>,
     segment: u64,
     /// Length known to be durable (or, under `no`, fully written).
     good_len: u64,
@@ -70,13 +74,28 @@ struct Io {
     failure: Option<String>,
 }
 
+/// What one fsync covers: the segment's length and the last record written
+/// when it started.
+#[derive(Debug, Clone, Copy)]
+struct SyncTarget {
+    len: u64,
+    seq: u64,
+}
+
 /// The append-only log; the engine's [`Journal`].
+///
+/// Locks, always taken in this order: `sync` (one fsync, segment switch or
+/// repair at a time), `io` (the open segment's bookkeeping, held only for
+/// `write` calls), `pending` (records not yet written, held for a memcpy).
+/// A writer that only needs its records in the operating system takes `io`
+/// alone, so it never waits for an fsync in progress.
 pub struct AppendLog {
     dir: PathBuf,
     disk: Arc<dyn Disk>,
     policy: Fsync,
     pending: Mutex<Pending>,
     io: Mutex<Io>,
+    sync: Mutex<()>,
     /// Bytes recorded since the last checkpoint (drives automatic compaction).
     bytes_since_checkpoint: AtomicU64,
     /// The counter's value when the last snapshot began; subtracted once that
@@ -107,6 +126,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Pending chunks taken for writing, and the last sequence number among them.
+type Taken = (Vec<(u64, Vec<u8>)>, u64);
+
 impl AppendLog {
     /// A log in `dir` whose next record is `next_seq`, written to a new segment `segment`.
     pub fn new(
@@ -134,6 +156,7 @@ impl AppendLog {
                 synced_seq: next_seq.saturating_sub(1),
                 failure: None,
             }),
+            sync: Mutex::new(()),
             bytes_since_checkpoint: AtomicU64::new(0),
             bytes_at_checkpoint: AtomicU64::new(0),
             records: AtomicU64::new(0),
@@ -142,10 +165,10 @@ impl AppendLog {
 
     /// Continues after recovery: the next record is `next_seq`, in new segment `segment`.
     pub fn resume(&self, next_seq: u64, segment: u64) {
+        let mut io = lock(&self.io);
         let mut pending = lock(&self.pending);
         pending.next_seq = next_seq;
         pending.segment = segment;
-        let mut io = lock(&self.io);
         io.written_seq = next_seq.saturating_sub(1);
         io.synced_seq = io.written_seq;
     }
@@ -181,6 +204,11 @@ impl AppendLog {
         lock(&self.pending).segment
     }
 
+    /// The sequence number of the last record known to be on disk (fsynced).
+    pub fn synced_seq(&self) -> u64 {
+        lock(&self.io).synced_seq
+    }
+
     /// Makes every record so far safe to acknowledge: written to the operating
     /// system, and under `always` also fsynced.
     pub fn barrier(&self) -> Result<(), String> {
@@ -189,18 +217,88 @@ impl AppendLog {
 
     /// Writes every pending record and, when `sync`, fsyncs it. A failure is
     /// remembered (writes are refused until a later flush succeeds) and returned.
+    ///
+    /// The fsync runs without the lock that writing needs: writers keep
+    /// handing records to the operating system meanwhile, and concurrent
+    /// syncing callers queue behind it, the first one after it covering
+    /// everybody who arrived meanwhile (group commit).
     pub fn flush(&self, sync: bool) -> Result<(), String> {
-        let mut io = lock(&self.io);
-        if io.failure.is_some() {
-            self.repair(&mut io)?;
+        let wanted = self.last_seq();
+        {
+            // Into the operating system first, even while another fsync runs:
+            // the next fsync then has everything waiting at hand.
+            let mut io = lock(&self.io);
+            if io.failure.is_none()
+                && let Some(taken) = self.take_pending(&io, false)
+            {
+                let written = self.write_taken(&mut io, taken, sync);
+                if !sync || written.is_err() {
+                    return written;
+                }
+            }
         }
-        let (chunks, last_seq) = {
-            let mut pending = lock(&self.pending);
-            (std::mem::take(&mut pending.chunks), pending.next_seq - 1)
+        // A repair, a segment switch or an fsync: one at a time.
+        let _one_at_a_time = lock(&self.sync);
+        let (file, target) = {
+            let mut io = lock(&self.io);
+            if io.failure.is_some() {
+                self.repair(&mut io)?;
+            }
+            if let Some(taken) = self.take_pending(&io, true) {
+                self.write_taken(&mut io, taken, sync)?;
+            }
+            if !sync || io.synced_seq >= wanted {
+                return Ok(());
+            }
+            let target = SyncTarget {
+                len: io.good_len + io.unsynced.len() as u64,
+                seq: io.written_seq,
+            };
+            match io.file.clone() {
+                Some(file) => (file, target),
+                None => {
+                    io.synced_seq = target.seq;
+                    return Ok(());
+                }
+            }
         };
+        // Only `sync` is held here: a segment switch or a repair, the only
+        // changes that would make `target` stale, wait for it.
+        let result = file.sync();
+        let mut io = lock(&self.io);
+        match result {
+            Ok(()) => {
+                Self::mark_synced(&mut io, target);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(&mut io, format!("fsync failed: {e}"))),
+        }
+    }
+
+    /// Takes the pending chunks, unless one needs a segment switch and
+    /// `switch` is false (the caller must hold `sync` to switch); `None` then.
+    fn take_pending(&self, io: &Io, switch: bool) -> Option<Taken> {
+        let mut pending = lock(&self.pending);
+        let needs_switch = pending
+            .chunks
+            .iter()
+            .any(|(segment, _)| io.file.is_none() || *segment != io.segment);
+        if needs_switch && !switch {
+            return None;
+        }
+        Some((std::mem::take(&mut pending.chunks), pending.next_seq - 1))
+    }
+
+    /// Writes taken chunks; on a failure puts back what was not written.
+    fn write_taken(
+        &self,
+        io: &mut Io,
+        (chunks, last_seq): Taken,
+        sync: bool,
+    ) -> Result<(), String> {
         let mut chunks = chunks.into_iter();
         while let Some((segment, bytes)) = chunks.next() {
-            if let Err(e) = self.write_chunk(&mut io, segment, &bytes) {
+            if let Err(e) = self.write_chunk(io, segment, &bytes) {
                 // Put back what was not written, ahead of anything newer.
                 let mut pending = lock(&self.pending);
                 let newer = std::mem::take(&mut pending.chunks);
@@ -208,7 +306,7 @@ impl AppendLog {
                     .chain(chunks)
                     .chain(newer)
                     .collect();
-                return Err(self.fail(&mut io, e));
+                return Err(self.fail(io, e));
             }
         }
         io.written_seq = io.written_seq.max(last_seq);
@@ -217,17 +315,25 @@ impl AppendLog {
         if self.policy == Fsync::No && !sync {
             io.good_len += io.unsynced.len() as u64;
             forget_unsynced(&mut io.unsynced);
-        } else if sync && io.synced_seq < io.written_seq {
-            if let Some(file) = io.file.as_mut()
-                && let Err(e) = file.sync()
-            {
-                return Err(self.fail(&mut io, format!("fsync failed: {e}")));
-            }
-            io.good_len += io.unsynced.len() as u64;
-            forget_unsynced(&mut io.unsynced);
-            io.synced_seq = io.written_seq;
         }
         Ok(())
+    }
+
+    /// Records a finished fsync: the first `target.len` bytes of the segment
+    /// and the records up to `target.seq` are durable. Bytes written after
+    /// the fsync began stay in the rewrite buffer.
+    fn mark_synced(io: &mut Io, target: SyncTarget) {
+        if target.len > io.good_len {
+            let done = usize::try_from(target.len - io.good_len)
+                .unwrap_or(usize::MAX)
+                .min(io.unsynced.len());
+            io.unsynced.drain(..done);
+            io.good_len = target.len;
+        }
+        if io.unsynced.is_empty() {
+            forget_unsynced(&mut io.unsynced);
+        }
+        io.synced_seq = io.synced_seq.max(target.seq);
     }
 
     fn fail(&self, io: &mut Io, message: String) -> String {
@@ -241,8 +347,10 @@ impl AppendLog {
 
     /// After a failure: cut the segment back to what is known good and write
     /// the rest again, so no torn or half-synced record stays in the middle.
+    /// (A failed fsync may have dropped the written pages, so everything after
+    /// the last good fsync is written again.) The caller holds `sync`.
     fn repair(&self, io: &mut Io) -> Result<(), String> {
-        let Some(file) = io.file.as_mut() else {
+        let Some(file) = io.file.clone() else {
             io.failure = None;
             return Ok(());
         };
@@ -270,7 +378,7 @@ impl AppendLog {
         if io.file.is_none() || io.segment != segment {
             self.open_segment(io, segment)?;
         }
-        let Some(file) = io.file.as_mut() else {
+        let Some(file) = io.file.as_ref() else {
             return Err("no open segment".into());
         };
         file.write_all(bytes)
@@ -279,18 +387,20 @@ impl AppendLog {
         Ok(())
     }
 
-    /// Finishes the current segment (synced) and starts `segment` with its header.
+    /// Finishes the current segment (synced) and starts `segment` with its
+    /// header. The caller holds `sync`, so no fsync of the old segment is in flight.
     fn open_segment(&self, io: &mut Io, segment: u64) -> Result<(), String> {
-        if let Some(file) = io.file.as_mut() {
+        if let Some(file) = io.file.as_ref() {
             file.sync().map_err(|e| format!("fsync failed: {e}"))?;
             io.good_len += io.unsynced.len() as u64;
             forget_unsynced(&mut io.unsynced);
         }
         let path = self.dir.join(segment_name(segment));
-        let mut file = self
+        let file: Arc<dyn DiskFile> = self
             .disk
             .create(&path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?
+            .into();
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.put_u32(VERSION);

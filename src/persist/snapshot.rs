@@ -2,9 +2,7 @@
 //! background without stopping writers (see the engine's partitions), then
 //! swapped in atomically: temporary file, fsync, rename, fsync directory.
 
-use super::codec::{
-    DecodeError, EntryRef, FRAME_HEADER, Put, Reader, put_entry, put_frame, put_name,
-};
+use super::codec::{DecodeError, EntryRef, FRAME_HEADER, Put, Reader, put_entry, put_name};
 use super::disk::{Disk, DiskFile};
 use crate::engine::{Engine, Entry, PartitionSink, SnapshotStart};
 use crate::fsutil;
@@ -57,33 +55,54 @@ pub struct Written {
 /// Serialized chunks waiting to be written, filled under the engine's lock.
 #[derive(Default)]
 struct Queue {
+    /// Framed chunks whose checksum is still to be filled in.
     chunks: Vec<Vec<u8>>,
     entries: u64,
+    /// Emptied buffers, reused so that serializing under the engine's lock
+    /// neither allocates nor touches fresh pages.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Emptied chunk buffers kept for reuse.
+const SPARE_BUFFERS: usize = 8;
 
 struct ChunkSink(Arc<Mutex<Queue>>);
 
 impl PartitionSink for ChunkSink {
+    /// Runs under the engine's lock, so it only copies: the frame's checksum
+    /// is computed by the snapshot thread afterwards ([`seal`]).
     fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
-        let mut payload = Vec::new();
-        put_name(&mut payload, namespace);
-        let count_at = payload.len();
-        payload.put_u32(0);
+        let mut chunk = {
+            let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            queue.spare.pop().unwrap_or_default()
+        };
+        chunk.clear();
+        chunk.extend_from_slice(&[0; FRAME_HEADER]);
+        put_name(&mut chunk, namespace);
+        let count_at = chunk.len();
+        chunk.put_u32(0);
         let mut count: u32 = 0;
         for (key, entry) in entries {
-            put_entry(&mut payload, key, entry);
+            put_entry(&mut chunk, key, entry);
             count += 1;
         }
+        let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if count == 0 {
+            queue.spare.push(chunk);
             return;
         }
-        payload[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
-        let mut chunk = Vec::with_capacity(payload.len() + FRAME_HEADER);
-        put_frame(&mut chunk, &payload);
-        let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        chunk[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+        let len = u32::try_from(chunk.len() - FRAME_HEADER).unwrap_or(u32::MAX);
+        chunk[..4].copy_from_slice(&len.to_le_bytes());
         queue.entries += u64::from(count);
         queue.chunks.push(chunk);
     }
+}
+
+/// Fills in a chunk's payload checksum (outside the engine's lock).
+fn seal(chunk: &mut [u8]) {
+    let crc = crc32fast::hash(&chunk[FRAME_HEADER..]);
+    chunk[4..FRAME_HEADER].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn header(created_ms: u64, seq: u64, keys: u64) -> Vec<u8> {
@@ -129,10 +148,16 @@ impl Output {
 
     fn drain(&mut self, queue: &Mutex<Queue>) -> Result<(), String> {
         let chunks = std::mem::take(&mut queue.lock().unwrap_or_else(|p| p.into_inner()).chunks);
-        for chunk in chunks {
+        let mut done = Vec::with_capacity(chunks.len());
+        for mut chunk in chunks {
+            seal(&mut chunk);
             self.write(&chunk)?;
             self.chunks += 1;
+            done.push(chunk);
         }
+        let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+        let room = SPARE_BUFFERS.saturating_sub(queue.spare.len());
+        queue.spare.extend(done.into_iter().take(room));
         Ok(())
     }
 }
@@ -223,7 +248,7 @@ pub fn install(bytes: &[u8], seq: u64, disk: &dyn Disk, target: &Path) -> Result
     let dir = parent_dir(target);
     let temp = temp_path(dir);
     let result = (|| {
-        let mut file = disk.create(&temp)?;
+        let file = disk.create(&temp)?;
         file.write_all(&header(old.created_ms, seq, old.keys))?;
         file.write_all(&bytes[HEADER_LEN..])?;
         file.sync()?;
