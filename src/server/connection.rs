@@ -122,6 +122,9 @@ async fn acknowledge(shared: &Shared) -> Result<(), String> {
         let seq = shared.db.persistence().log().last_seq();
         shared.syncer.wait(seq).await
     } else {
+        // Let the other connections ready on this thread run their commands
+        // first, so one write to the log covers all of them.
+        tokio::task::yield_now().await;
         shared.db.acknowledge()
     }
 }
