@@ -20,6 +20,7 @@ pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink}
 pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 pub use watch::WatchSet;
@@ -554,6 +555,16 @@ impl Engine {
 
     /// Runs one operation on a namespace of the live keyspace.
     pub fn run(&self, namespace: &str, op: &Op) -> Result<Reply, CommandError> {
+        self.run_cow(namespace, Cow::Borrowed(op))
+    }
+
+    /// [`Engine::run`] on an operation the caller gives up: a `put` moves its
+    /// key and value into the keyspace instead of copying them.
+    pub fn run_owned(&self, namespace: &str, op: Op) -> Result<Reply, CommandError> {
+        self.run_cow(namespace, Cow::Owned(op))
+    }
+
+    fn run_cow(&self, namespace: &str, op: Cow<'_, Op>) -> Result<Reply, CommandError> {
         let now = self.now();
         let mut data = self.lock();
         data.tick += 1;
@@ -567,8 +578,19 @@ impl Engine {
             }
         }
         let mut changes = Vec::new();
-        let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
-        data.note_use(namespace, op, &reply);
+        let reply = match op {
+            // A put reads nothing and counts no hit or miss; applying it
+            // marks the key used, so it needs no `note_use`.
+            Cow::Owned(Op::Put { key, value, ttl_ms }) => {
+                changes.push(exec::put(key.into(), value.into(), ttl_ms, now));
+                Reply::Ok
+            }
+            op => {
+                let reply = exec::execute(&op, data.keyspace(namespace), now, &mut changes)?;
+                data.note_use(namespace, &op, &reply);
+                reply
+            }
+        };
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
             data.apply(namespace, changes);
