@@ -23,14 +23,13 @@
 use crate::command::grammar::push_quoted;
 use crate::command::redis;
 use crate::command::spec;
-use chrono::{SecondsFormat, Utc};
-use std::fmt::Write as _;
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -130,21 +129,24 @@ impl CommandLog {
     /// `Err(message)`; `elapsed` its run time. Does no file I/O: the line goes
     /// to the background writer (it waits only when that writer is 128,000
     /// lines behind).
-    pub fn record(
+    pub fn record<W: AsRef<[u8]>>(
         &self,
         namespace: &str,
-        words: &[Vec<u8>],
+        words: &[W],
         outcome: Result<(), &str>,
         elapsed: Duration,
     ) {
-        let now = Utc::now();
-        let ms = now.timestamp_millis();
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let ms = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
         let batch = &mut *batch;
         if batch.stamp_ms != ms {
             batch.stamp_ms = ms;
+            let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
             batch.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
         }
         write_line(
@@ -438,11 +440,11 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Appends one log line, ending in a newline, to `out`.
-fn write_line(
+fn write_line<W: AsRef<[u8]>>(
     out: &mut String,
     timestamp: &str,
     namespace: &str,
-    words: &[Vec<u8>],
+    words: &[W],
     outcome: Result<(), &str>,
     elapsed: Duration,
     log_values: bool,
@@ -457,15 +459,16 @@ fn write_line(
             push_quoted(out, message.as_bytes());
         }
     }
-    // Writing to a String cannot fail.
-    let _ = write!(out, " {}us", elapsed.as_micros());
+    out.push(' ');
+    push_decimal(out, elapsed.as_micros());
+    out.push_str("us");
     write_words(out, words, log_values);
     out.push('\n');
 }
 
 /// Appends the words as logged, each after a space: quoted, with values
 /// hidden unless `log_values`.
-fn write_words(out: &mut String, words: &[Vec<u8>], log_values: bool) {
+fn write_words<W: AsRef<[u8]>>(out: &mut String, words: &[W], log_values: bool) {
     let hidden = if log_values { None } else { hidden_from(words) };
     let mut marked = false;
     for (i, word) in words.iter().enumerate() {
@@ -487,9 +490,26 @@ fn write_words(out: &mut String, words: &[Vec<u8>], log_values: bool) {
             }
             None => {
                 out.push(' ');
-                push_quoted(out, word);
+                push_quoted(out, word.as_ref());
             }
         }
+    }
+}
+
+/// Appends `n` in decimal (without `fmt`'s machinery: one per line adds up).
+fn push_decimal(out: &mut String, mut n: u128) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -533,9 +553,9 @@ enum Hide {
 
 /// Where the secret words are, erring on the side of hiding when a statement
 /// is malformed (it may still hold a value where a flag was expected).
-fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
-    let name = std::str::from_utf8(words.first()?).ok()?;
-    let arg = |i: usize| words.get(i).map(Vec::as_slice);
+fn hidden_from<W: AsRef<[u8]>>(words: &[W]) -> Option<Hide> {
+    let name = std::str::from_utf8(words.first()?.as_ref()).ok()?;
+    let arg = |i: usize| words.get(i).map(AsRef::as_ref);
     let Some(spec) = spec::lookup(name) else {
         let redis = redis::lookup(name.as_bytes())?;
         return Some(Hide::AllButKeys(KeyPositions {
@@ -557,12 +577,10 @@ fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
         // flags certainly search keys.
         "find" => {
             let (_, flags) = words[1..].split_last()?;
-            let keys = flags
-                .iter()
-                .any(|f| matches!(f.as_slice(), b"-k" | b"--key"));
+            let keys = flags.iter().any(|f| matches!(f.as_ref(), b"-k" | b"--key"));
             let only_key_flags = flags.iter().all(|f| {
                 matches!(
-                    f.as_slice(),
+                    f.as_ref(),
                     b"-k" | b"--key" | b"-l" | b"--like" | b"-r" | b"--regex"
                 )
             });
@@ -604,6 +622,24 @@ fn parse_level(level: &str) -> Result<LevelFilter, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_in_full() {
+        for n in [
+            0u128,
+            7,
+            10,
+            12,
+            999,
+            1_000_000,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     fn words(list: &[&[u8]]) -> Vec<Vec<u8>> {
         list.iter().map(|w| w.to_vec()).collect()

@@ -159,7 +159,7 @@ impl Session {
             Ok(self.run(command, source)?)
         });
         self.last_elapsed = started.elapsed();
-        self.finish(name, words.iter().map(|w| w.bytes.as_slice()), &result);
+        self.finish(name, words, &result);
         result
     }
 
@@ -183,7 +183,7 @@ impl Session {
         };
         let result = self.run(command, &source).map_err(StatementError::from);
         self.last_elapsed = started.elapsed();
-        self.finish(name, args.iter().map(Vec::as_slice), &result);
+        self.finish(name, args, &result);
         result.map_err(|e| e.error)
     }
 
@@ -209,18 +209,17 @@ impl Session {
     }
 
     /// Records a finished statement in the statistics and the command log.
-    fn finish<'a>(
+    fn finish<W: AsRef<[u8]>>(
         &self,
         name: &'static str,
-        words: impl Iterator<Item = &'a [u8]>,
+        words: &[W],
         result: &Result<Reply, StatementError>,
     ) {
         self.db.stats().record(name, self.last_elapsed);
         if let Some(log) = self.db.command_log() {
-            let words: Vec<Vec<u8>> = words.map(<[u8]>::to_vec).collect();
             let message = result.as_ref().err().map(|e| e.error.to_string());
             let outcome = message.as_deref().map_or(Ok(()), Err);
-            log.record(&self.namespace, &words, outcome, self.last_elapsed);
+            log.record(&self.namespace, words, outcome, self.last_elapsed);
         }
     }
 
@@ -395,7 +394,7 @@ impl Session {
     fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {
         let engine = self.db.engine();
         match &mut self.transaction {
-            None => engine.run(&self.namespace, &op),
+            None => engine.run_owned(&self.namespace, op),
             Some(transaction) => {
                 let reply = engine.run_in(&self.namespace, &op, &mut transaction.changes)?;
                 if op.writes() {
