@@ -158,8 +158,9 @@ impl Session {
             let source = text.get(statement.span.clone()).unwrap_or_default();
             Ok(self.run(command, source)?)
         });
-        self.last_elapsed = started.elapsed();
-        self.finish(name, words, &result);
+        let finished = Instant::now();
+        self.last_elapsed = finished.saturating_duration_since(started);
+        self.finish(name, words, &result, finished);
         result
     }
 
@@ -182,8 +183,9 @@ impl Session {
             String::new()
         };
         let result = self.run(command, &source).map_err(StatementError::from);
-        self.last_elapsed = started.elapsed();
-        self.finish(name, args, &result);
+        let finished = Instant::now();
+        self.last_elapsed = finished.saturating_duration_since(started);
+        self.finish(name, args, &result, finished);
         result.map_err(|e| e.error)
     }
 
@@ -214,8 +216,9 @@ impl Session {
         name: &'static str,
         words: &[W],
         result: &Result<Reply, StatementError>,
+        finished: Instant,
     ) {
-        self.db.stats().record(name, self.last_elapsed);
+        self.db.stats().record_at(name, self.last_elapsed, finished);
         if let Some(log) = self.db.command_log() {
             let message = result.as_ref().err().map(|e| e.error.to_string());
             let outcome = message.as_deref().map_or(Ok(()), Err);
