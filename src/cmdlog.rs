@@ -267,7 +267,7 @@ struct Sink {
 }
 
 /// Formatted lines gathered before they are handed to the writer thread.
-const BATCH_BYTES: usize = 16 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 
 /// Buffered bytes that trigger a write even while more lines are queued.
 const SINK_BUFFER: usize = 64 << 10;
@@ -305,6 +305,17 @@ impl Write for Sink {
     /// Buffers a batch of whole lines. A failure is reported on diagnostics and the
     /// line dropped; the worker is told it succeeded, so it carries on.
     fn write(&mut self, lines: &[u8]) -> io::Result<usize> {
+        // A batch that fits the current file goes in whole; only one that
+        // crosses the size cap is split, so rotation still falls between lines.
+        if self.file.fits(lines.len()) {
+            let result = self.file.buffer_line(lines);
+            self.report(result);
+            self.unflushed += lines.iter().filter(|&&b| b == b'\n').count() as u64;
+            if self.file.buffered() >= SINK_BUFFER {
+                self.flush_lines();
+            }
+            return Ok(lines.len());
+        }
         for line in lines.split_inclusive(|&b| b == b'\n') {
             let result = self.file.buffer_line(line);
             self.report(result);
@@ -366,6 +377,12 @@ impl Rotating {
         } else {
             self.dir.join(format!("{FILE_NAME}.{n}"))
         }
+    }
+
+    /// True when `len` more bytes keep `command.log` within `max_bytes`
+    /// (and, being whole lines, need no rotation).
+    fn fits(&self, len: usize) -> bool {
+        self.size.saturating_add(len as u64) <= self.max_bytes
     }
 
     /// Adds one line, rotating first (after writing what is buffered) when it
