@@ -89,6 +89,7 @@ struct Batch {
     /// within one millisecond share it instead of formatting it again.
     stamp_ms: i64,
     stamp: String,
+    last_named: LastNamed,
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -149,6 +150,11 @@ impl CommandLog {
             let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
             batch.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
         }
+        let hidden = if self.log_values {
+            None
+        } else {
+            batch.last_named.hidden(words)
+        };
         write_line(
             &mut batch.text,
             &batch.stamp,
@@ -156,7 +162,7 @@ impl CommandLog {
             words,
             outcome,
             elapsed,
-            self.log_values,
+            hidden,
         );
         batch.lines += 1;
         if batch.text.len() >= BATCH_BYTES {
@@ -464,7 +470,7 @@ fn write_line<W: AsRef<[u8]>>(
     words: &[W],
     outcome: Result<(), &str>,
     elapsed: Duration,
-    log_values: bool,
+    hidden: Option<Hide>,
 ) {
     out.push_str(timestamp);
     out.push_str(" ns=");
@@ -479,14 +485,13 @@ fn write_line<W: AsRef<[u8]>>(
     out.push(' ');
     push_decimal(out, elapsed.as_micros());
     out.push_str("us");
-    write_words(out, words, log_values);
+    write_words(out, words, hidden);
     out.push('\n');
 }
 
-/// Appends the words as logged, each after a space: quoted, with values
-/// hidden unless `log_values`.
-fn write_words<W: AsRef<[u8]>>(out: &mut String, words: &[W], log_values: bool) {
-    let hidden = if log_values { None } else { hidden_from(words) };
+/// Appends the words as logged, each after a space: quoted, with the
+/// `hidden` ones replaced by markers.
+fn write_words<W: AsRef<[u8]>>(out: &mut String, words: &[W], hidden: Option<Hide>) {
     let mut marked = false;
     for (i, word) in words.iter().enumerate() {
         let marker = match hidden {
@@ -568,18 +573,70 @@ enum Hide {
     AllButKeys(KeyPositions),
 }
 
-/// Where the secret words are, erring on the side of hiding when a statement
-/// is malformed (it may still hold a value where a flag was expected).
-fn hidden_from<W: AsRef<[u8]>>(words: &[W]) -> Option<Hide> {
-    let name = std::str::from_utf8(words.first()?.as_ref()).ok()?;
+/// The command a statement's first word names.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    Inmem(&'static spec::Spec),
+    Redis(&'static redis::RedisSpec),
+    Nothing,
+}
+
+impl Named {
+    fn of(word: &[u8]) -> Named {
+        let Ok(name) = std::str::from_utf8(word) else {
+            return Named::Nothing;
+        };
+        match spec::lookup(name) {
+            Some(spec) => Named::Inmem(spec),
+            None => redis::lookup(word).map_or(Named::Nothing, Named::Redis),
+        }
+    }
+}
+
+/// The last command word looked up and what it names: a script repeats the
+/// same few commands, so most lines skip the table lookups.
+#[derive(Debug)]
+struct LastNamed {
+    word: Vec<u8>,
+    named: Named,
+}
+
+impl LastNamed {
+    fn hidden<W: AsRef<[u8]>>(&mut self, words: &[W]) -> Option<Hide> {
+        let first = words.first()?.as_ref();
+        if first != self.word.as_slice() {
+            self.named = Named::of(first);
+            self.word.clear();
+            self.word.extend_from_slice(first);
+        }
+        hidden_in(words, self.named)
+    }
+}
+
+impl Default for LastNamed {
+    fn default() -> Self {
+        LastNamed {
+            word: Vec::new(),
+            named: Named::Nothing,
+        }
+    }
+}
+
+/// Where the secret words are, for words whose first one names `named`,
+/// erring on the side of hiding when a statement is malformed (it may still
+/// hold a value where a flag was expected).
+fn hidden_in<W: AsRef<[u8]>>(words: &[W], named: Named) -> Option<Hide> {
     let arg = |i: usize| words.get(i).map(AsRef::as_ref);
-    let Some(spec) = spec::lookup(name) else {
-        let redis = redis::lookup(name.as_bytes())?;
-        return Some(Hide::AllButKeys(KeyPositions {
-            first: redis.first_key,
-            last: redis.last_key,
-            step: redis.step,
-        }));
+    let spec = match named {
+        Named::Inmem(spec) => spec,
+        Named::Redis(redis) => {
+            return Some(Hide::AllButKeys(KeyPositions {
+                first: redis.first_key,
+                last: redis.last_key,
+                step: redis.step,
+            }));
+        }
+        Named::Nothing => return None,
     };
     match spec.name {
         // put <key> <value> [ttl | px <ms> | ex <s>]
@@ -664,7 +721,13 @@ mod tests {
 
     fn rendered(list: &[&[u8]], log_values: bool) -> String {
         let mut out = String::new();
-        write_words(&mut out, &words(list), log_values);
+        let list = words(list);
+        let hidden = if log_values {
+            None
+        } else {
+            LastNamed::default().hidden(&list)
+        };
+        write_words(&mut out, &list, hidden);
         out.trim_start().to_string()
     }
 
@@ -678,9 +741,39 @@ mod tests {
     ) -> String {
         let mut out = String::new();
         write_line(
-            &mut out, timestamp, namespace, words, outcome, elapsed, log_values,
+            &mut out,
+            timestamp,
+            namespace,
+            words,
+            outcome,
+            elapsed,
+            (!log_values)
+                .then(|| LastNamed::default().hidden(words))
+                .flatten(),
         );
         out
+    }
+
+    #[test]
+    fn the_remembered_command_word_hides_as_a_fresh_lookup_does() {
+        let statements: [&[&[u8]]; 7] = [
+            &[b"put", b"k", b"v"],
+            &[b"put", b"k2", b"v2", b"10"],
+            &[b"SET", b"k", b"secret"],
+            &[b"set", b"k", b"secret"],
+            &[b"find", b"-v", b"secret"],
+            &[b"nosuch", b"x"],
+            &[b"put", b"k", b"v"],
+        ];
+        let mut remembered = LastNamed::default();
+        for statement in statements {
+            let list = words(statement);
+            assert_eq!(
+                remembered.hidden(&list),
+                LastNamed::default().hidden(&list),
+                "{statement:?}"
+            );
+        }
     }
 
     #[test]
