@@ -29,7 +29,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -90,6 +90,31 @@ struct Batch {
     stamp_ms: i64,
     stamp: String,
     last_named: LastNamed,
+    wall: WallClock,
+}
+
+/// Wall-clock time of monotonic instants, from one reading of both clocks.
+#[derive(Debug, Default)]
+struct WallClock {
+    /// An instant and the time since the Unix epoch at that instant.
+    base: Option<(Instant, Duration)>,
+}
+
+impl WallClock {
+    /// The time since the Unix epoch at `at` (read from the system clock
+    /// the first time).
+    fn at(&mut self, at: Instant) -> Duration {
+        let (instant, wall) = *self.base.get_or_insert_with(|| {
+            let wall = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            (Instant::now(), wall)
+        });
+        match at.checked_duration_since(instant) {
+            Some(after) => wall.saturating_add(after),
+            None => wall.saturating_sub(instant.saturating_duration_since(at)),
+        }
+    }
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -137,14 +162,27 @@ impl CommandLog {
         outcome: Result<(), &str>,
         elapsed: Duration,
     ) {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let ms = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
+        self.record_at(namespace, words, outcome, elapsed, Instant::now());
+    }
+
+    /// [`CommandLog::record`] for a statement that finished at `finished`,
+    /// which the caller has just read: the line's wall-clock time is worked
+    /// out from it, against a reading of the system clock taken once per
+    /// batch, instead of reading the clock again for every line.
+    pub fn record_at<W: AsRef<[u8]>>(
+        &self,
+        namespace: &str,
+        words: &[W],
+        outcome: Result<(), &str>,
+        elapsed: Duration,
+        finished: Instant,
+    ) {
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
         let batch = &mut *batch;
+        let since_epoch = batch.wall.at(finished);
+        let ms = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
         if batch.stamp_ms != ms {
             batch.stamp_ms = ms;
             let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
@@ -183,6 +221,9 @@ impl CommandLog {
         }
         let text = std::mem::take(&mut batch.text);
         let lines = std::mem::take(&mut batch.lines);
+        // The next batch reads the system clock afresh, so a clock that was
+        // set meanwhile shows in the log after at most one batch (or a second).
+        batch.wall = WallClock::default();
         // Count the lines before sending them, so that `flush` never returns
         // while a line recorded before it is still queued (see `Progress`).
         self.progress.sent.fetch_add(lines, Ordering::SeqCst);
@@ -696,6 +737,21 @@ fn parse_level(level: &str) -> Result<LevelFilter, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_clock_follows_instants_from_one_reading() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let start = Instant::now();
+        let mut wall = WallClock::default();
+        let at_start = wall.at(start);
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        // The instant and the system clock are read a moment apart.
+        let slack = Duration::from_millis(50);
+        assert!(before - slack <= at_start && at_start <= after, "{at_start:?}");
+        let later = start + Duration::from_millis(1500);
+        assert_eq!(wall.at(later) - at_start, Duration::from_millis(1500));
+        assert_eq!(wall.at(start), at_start);
+    }
 
     #[test]
     fn decimals_are_written_in_full() {

@@ -222,7 +222,7 @@ impl Session {
         if let Some(log) = self.db.command_log() {
             let message = result.as_ref().err().map(|e| e.error.to_string());
             let outcome = message.as_deref().map_or(Ok(()), Err);
-            log.record(&self.namespace, words, outcome, self.last_elapsed);
+            log.record_at(&self.namespace, words, outcome, self.last_elapsed, finished);
         }
     }
 
