@@ -747,7 +747,10 @@ mod tests {
         let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         // The instant and the system clock are read a moment apart.
         let slack = Duration::from_millis(50);
-        assert!(before - slack <= at_start && at_start <= after, "{at_start:?}");
+        assert!(
+            before - slack <= at_start && at_start <= after,
+            "{at_start:?}"
+        );
         let later = start + Duration::from_millis(1500);
         assert_eq!(wall.at(later) - at_start, Duration::from_millis(1500));
         assert_eq!(wall.at(start), at_start);
