@@ -23,14 +23,13 @@
 use crate::command::grammar::push_quoted;
 use crate::command::redis;
 use crate::command::spec;
-use chrono::{SecondsFormat, Utc};
-use std::fmt::Write as _;
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -90,6 +89,32 @@ struct Batch {
     /// within one millisecond share it instead of formatting it again.
     stamp_ms: i64,
     stamp: String,
+    last_named: LastNamed,
+    wall: WallClock,
+}
+
+/// Wall-clock time of monotonic instants, from one reading of both clocks.
+#[derive(Debug, Default)]
+struct WallClock {
+    /// An instant and the time since the Unix epoch at that instant.
+    base: Option<(Instant, Duration)>,
+}
+
+impl WallClock {
+    /// The time since the Unix epoch at `at` (read from the system clock
+    /// the first time).
+    fn at(&mut self, at: Instant) -> Duration {
+        let (instant, wall) = *self.base.get_or_insert_with(|| {
+            let wall = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            (Instant::now(), wall)
+        });
+        match at.checked_duration_since(instant) {
+            Some(after) => wall.saturating_add(after),
+            None => wall.saturating_sub(instant.saturating_duration_since(at)),
+        }
+    }
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -130,23 +155,44 @@ impl CommandLog {
     /// `Err(message)`; `elapsed` its run time. Does no file I/O: the line goes
     /// to the background writer (it waits only when that writer is 128,000
     /// lines behind).
-    pub fn record(
+    pub fn record<W: AsRef<[u8]>>(
         &self,
         namespace: &str,
-        words: &[Vec<u8>],
+        words: &[W],
         outcome: Result<(), &str>,
         elapsed: Duration,
     ) {
-        let now = Utc::now();
-        let ms = now.timestamp_millis();
+        self.record_at(namespace, words, outcome, elapsed, Instant::now());
+    }
+
+    /// [`CommandLog::record`] for a statement that finished at `finished`,
+    /// which the caller has just read: the line's wall-clock time is worked
+    /// out from it, against a reading of the system clock taken once per
+    /// batch, instead of reading the clock again for every line.
+    pub fn record_at<W: AsRef<[u8]>>(
+        &self,
+        namespace: &str,
+        words: &[W],
+        outcome: Result<(), &str>,
+        elapsed: Duration,
+        finished: Instant,
+    ) {
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
         let batch = &mut *batch;
+        let since_epoch = batch.wall.at(finished);
+        let ms = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
         if batch.stamp_ms != ms {
             batch.stamp_ms = ms;
+            let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
             batch.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
         }
+        let hidden = if self.log_values {
+            None
+        } else {
+            batch.last_named.hidden(words)
+        };
         write_line(
             &mut batch.text,
             &batch.stamp,
@@ -154,7 +200,7 @@ impl CommandLog {
             words,
             outcome,
             elapsed,
-            self.log_values,
+            hidden,
         );
         batch.lines += 1;
         if batch.text.len() >= BATCH_BYTES {
@@ -175,6 +221,9 @@ impl CommandLog {
         }
         let text = std::mem::take(&mut batch.text);
         let lines = std::mem::take(&mut batch.lines);
+        // The next batch reads the system clock afresh, so a clock that was
+        // set meanwhile shows in the log after at most one batch (or a second).
+        batch.wall = WallClock::default();
         // Count the lines before sending them, so that `flush` never returns
         // while a line recorded before it is still queued (see `Progress`).
         self.progress.sent.fetch_add(lines, Ordering::SeqCst);
@@ -265,7 +314,7 @@ struct Sink {
 }
 
 /// Formatted lines gathered before they are handed to the writer thread.
-const BATCH_BYTES: usize = 16 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 
 /// Buffered bytes that trigger a write even while more lines are queued.
 const SINK_BUFFER: usize = 64 << 10;
@@ -303,6 +352,17 @@ impl Write for Sink {
     /// Buffers a batch of whole lines. A failure is reported on diagnostics and the
     /// line dropped; the worker is told it succeeded, so it carries on.
     fn write(&mut self, lines: &[u8]) -> io::Result<usize> {
+        // A batch that fits the current file goes in whole; only one that
+        // crosses the size cap is split, so rotation still falls between lines.
+        if self.file.fits(lines.len()) {
+            let result = self.file.buffer_line(lines);
+            self.report(result);
+            self.unflushed += lines.iter().filter(|&&b| b == b'\n').count() as u64;
+            if self.file.buffered() >= SINK_BUFFER {
+                self.flush_lines();
+            }
+            return Ok(lines.len());
+        }
         for line in lines.split_inclusive(|&b| b == b'\n') {
             let result = self.file.buffer_line(line);
             self.report(result);
@@ -364,6 +424,12 @@ impl Rotating {
         } else {
             self.dir.join(format!("{FILE_NAME}.{n}"))
         }
+    }
+
+    /// True when `len` more bytes keep `command.log` within `max_bytes`
+    /// (and, being whole lines, need no rotation).
+    fn fits(&self, len: usize) -> bool {
+        self.size.saturating_add(len as u64) <= self.max_bytes
     }
 
     /// Adds one line, rotating first (after writing what is buffered) when it
@@ -438,14 +504,14 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Appends one log line, ending in a newline, to `out`.
-fn write_line(
+fn write_line<W: AsRef<[u8]>>(
     out: &mut String,
     timestamp: &str,
     namespace: &str,
-    words: &[Vec<u8>],
+    words: &[W],
     outcome: Result<(), &str>,
     elapsed: Duration,
-    log_values: bool,
+    hidden: Option<Hide>,
 ) {
     out.push_str(timestamp);
     out.push_str(" ns=");
@@ -457,16 +523,16 @@ fn write_line(
             push_quoted(out, message.as_bytes());
         }
     }
-    // Writing to a String cannot fail.
-    let _ = write!(out, " {}us", elapsed.as_micros());
-    write_words(out, words, log_values);
+    out.push(' ');
+    push_decimal(out, elapsed.as_micros());
+    out.push_str("us");
+    write_words(out, words, hidden);
     out.push('\n');
 }
 
-/// Appends the words as logged, each after a space: quoted, with values
-/// hidden unless `log_values`.
-fn write_words(out: &mut String, words: &[Vec<u8>], log_values: bool) {
-    let hidden = if log_values { None } else { hidden_from(words) };
+/// Appends the words as logged, each after a space: quoted, with the
+/// `hidden` ones replaced by markers.
+fn write_words<W: AsRef<[u8]>>(out: &mut String, words: &[W], hidden: Option<Hide>) {
     let mut marked = false;
     for (i, word) in words.iter().enumerate() {
         let marker = match hidden {
@@ -487,9 +553,26 @@ fn write_words(out: &mut String, words: &[Vec<u8>], log_values: bool) {
             }
             None => {
                 out.push(' ');
-                push_quoted(out, word);
+                push_quoted(out, word.as_ref());
             }
         }
+    }
+}
+
+/// Appends `n` in decimal (without `fmt`'s machinery: one per line adds up).
+fn push_decimal(out: &mut String, mut n: u128) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -531,18 +614,70 @@ enum Hide {
     AllButKeys(KeyPositions),
 }
 
-/// Where the secret words are, erring on the side of hiding when a statement
-/// is malformed (it may still hold a value where a flag was expected).
-fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
-    let name = std::str::from_utf8(words.first()?).ok()?;
-    let arg = |i: usize| words.get(i).map(Vec::as_slice);
-    let Some(spec) = spec::lookup(name) else {
-        let redis = redis::lookup(name.as_bytes())?;
-        return Some(Hide::AllButKeys(KeyPositions {
-            first: redis.first_key,
-            last: redis.last_key,
-            step: redis.step,
-        }));
+/// The command a statement's first word names.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    Inmem(&'static spec::Spec),
+    Redis(&'static redis::RedisSpec),
+    Nothing,
+}
+
+impl Named {
+    fn of(word: &[u8]) -> Named {
+        let Ok(name) = std::str::from_utf8(word) else {
+            return Named::Nothing;
+        };
+        match spec::lookup(name) {
+            Some(spec) => Named::Inmem(spec),
+            None => redis::lookup(word).map_or(Named::Nothing, Named::Redis),
+        }
+    }
+}
+
+/// The last command word looked up and what it names: a script repeats the
+/// same few commands, so most lines skip the table lookups.
+#[derive(Debug)]
+struct LastNamed {
+    word: Vec<u8>,
+    named: Named,
+}
+
+impl LastNamed {
+    fn hidden<W: AsRef<[u8]>>(&mut self, words: &[W]) -> Option<Hide> {
+        let first = words.first()?.as_ref();
+        if first != self.word.as_slice() {
+            self.named = Named::of(first);
+            self.word.clear();
+            self.word.extend_from_slice(first);
+        }
+        hidden_in(words, self.named)
+    }
+}
+
+impl Default for LastNamed {
+    fn default() -> Self {
+        LastNamed {
+            word: Vec::new(),
+            named: Named::Nothing,
+        }
+    }
+}
+
+/// Where the secret words are, for words whose first one names `named`,
+/// erring on the side of hiding when a statement is malformed (it may still
+/// hold a value where a flag was expected).
+fn hidden_in<W: AsRef<[u8]>>(words: &[W], named: Named) -> Option<Hide> {
+    let arg = |i: usize| words.get(i).map(AsRef::as_ref);
+    let spec = match named {
+        Named::Inmem(spec) => spec,
+        Named::Redis(redis) => {
+            return Some(Hide::AllButKeys(KeyPositions {
+                first: redis.first_key,
+                last: redis.last_key,
+                step: redis.step,
+            }));
+        }
+        Named::Nothing => return None,
     };
     match spec.name {
         // put <key> <value> [ttl | px <ms> | ex <s>]
@@ -557,12 +692,10 @@ fn hidden_from(words: &[Vec<u8>]) -> Option<Hide> {
         // flags certainly search keys.
         "find" => {
             let (_, flags) = words[1..].split_last()?;
-            let keys = flags
-                .iter()
-                .any(|f| matches!(f.as_slice(), b"-k" | b"--key"));
+            let keys = flags.iter().any(|f| matches!(f.as_ref(), b"-k" | b"--key"));
             let only_key_flags = flags.iter().all(|f| {
                 matches!(
-                    f.as_slice(),
+                    f.as_ref(),
                     b"-k" | b"--key" | b"-l" | b"--like" | b"-r" | b"--regex"
                 )
             });
@@ -605,13 +738,55 @@ fn parse_level(level: &str) -> Result<LevelFilter, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn wall_clock_follows_instants_from_one_reading() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let start = Instant::now();
+        let mut wall = WallClock::default();
+        let at_start = wall.at(start);
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        // The instant and the system clock are read a moment apart.
+        let slack = Duration::from_millis(50);
+        assert!(
+            before - slack <= at_start && at_start <= after,
+            "{at_start:?}"
+        );
+        let later = start + Duration::from_millis(1500);
+        assert_eq!(wall.at(later) - at_start, Duration::from_millis(1500));
+        assert_eq!(wall.at(start), at_start);
+    }
+
+    #[test]
+    fn decimals_are_written_in_full() {
+        for n in [
+            0u128,
+            7,
+            10,
+            12,
+            999,
+            1_000_000,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
     fn words(list: &[&[u8]]) -> Vec<Vec<u8>> {
         list.iter().map(|w| w.to_vec()).collect()
     }
 
     fn rendered(list: &[&[u8]], log_values: bool) -> String {
         let mut out = String::new();
-        write_words(&mut out, &words(list), log_values);
+        let list = words(list);
+        let hidden = if log_values {
+            None
+        } else {
+            LastNamed::default().hidden(&list)
+        };
+        write_words(&mut out, &list, hidden);
         out.trim_start().to_string()
     }
 
@@ -625,9 +800,39 @@ mod tests {
     ) -> String {
         let mut out = String::new();
         write_line(
-            &mut out, timestamp, namespace, words, outcome, elapsed, log_values,
+            &mut out,
+            timestamp,
+            namespace,
+            words,
+            outcome,
+            elapsed,
+            (!log_values)
+                .then(|| LastNamed::default().hidden(words))
+                .flatten(),
         );
         out
+    }
+
+    #[test]
+    fn the_remembered_command_word_hides_as_a_fresh_lookup_does() {
+        let statements: [&[&[u8]]; 7] = [
+            &[b"put", b"k", b"v"],
+            &[b"put", b"k2", b"v2", b"10"],
+            &[b"SET", b"k", b"secret"],
+            &[b"set", b"k", b"secret"],
+            &[b"find", b"-v", b"secret"],
+            &[b"nosuch", b"x"],
+            &[b"put", b"k", b"v"],
+        ];
+        let mut remembered = LastNamed::default();
+        for statement in statements {
+            let list = words(statement);
+            assert_eq!(
+                remembered.hidden(&list),
+                LastNamed::default().hidden(&list),
+                "{statement:?}"
+            );
+        }
     }
 
     #[test]

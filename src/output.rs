@@ -26,6 +26,18 @@ pub fn render(reply: &Reply, format: Format) -> String {
     }
 }
 
+/// The rendering of a reply that is always the same text in `format` (a
+/// script's `OK`, `(nil)`), so writing it needs no allocation.
+pub fn fixed(reply: &Reply, format: Format) -> Option<&'static str> {
+    match (format, reply) {
+        (Format::Plain, Reply::Ok) => Some("OK"),
+        (Format::Plain, Reply::Nil) => Some("(nil)"),
+        (Format::Json, Reply::Ok) => Some("\"OK\""),
+        (Format::Json, Reply::Nil) => Some("null"),
+        _ => None,
+    }
+}
+
 /// Renders a failed statement's message for a terminal.
 pub fn human_error(message: &str) -> String {
     format!("(error) {message}").red().to_string()
@@ -243,6 +255,25 @@ mod tests {
             ),
             "1) \"k\" => \"v\""
         );
+    }
+
+    #[test]
+    fn fixed_renderings_match_render() {
+        for format in [Format::Plain, Format::Json, Format::Human] {
+            for reply in [
+                Reply::Ok,
+                Reply::Nil,
+                Reply::Int(1),
+                Reply::Value(b"v".to_vec()),
+            ] {
+                if let Some(text) = fixed(&reply, format) {
+                    assert_eq!(text, render(&reply, format), "{reply:?} {format:?}");
+                }
+            }
+        }
+        assert_eq!(fixed(&Reply::Ok, Format::Plain), Some("OK"));
+        assert_eq!(fixed(&Reply::Nil, Format::Json), Some("null"));
+        assert_eq!(fixed(&Reply::Ok, Format::Human), None);
     }
 
     #[test]

@@ -356,10 +356,13 @@ impl<B: Backend, W: Write> Runner<B, W> {
             let flow = match result {
                 Ok(Reply::Exit) => Flow::Stop,
                 Ok(Reply::Source(path)) => self.source(&path, origin, line),
-                Ok(reply) => {
-                    let rendered = output::render(&reply, self.settings.format);
-                    self.write_line(&rendered)
-                }
+                Ok(reply) => match output::fixed(&reply, self.settings.format) {
+                    Some(text) => self.write_line(text),
+                    None => {
+                        let rendered = output::render(&reply, self.settings.format);
+                        self.write_line(&rendered)
+                    }
+                },
                 Err(e) => {
                     let message = statement_message(text, first_line, line, &e);
                     self.fail(origin, &message, line)
@@ -420,7 +423,10 @@ impl<B: Backend, W: Write> Runner<B, W> {
     }
 
     fn write_line(&mut self, text: &str) -> Flow {
-        if self.output_closed || writeln!(self.out, "{text}").is_err() {
+        if self.output_closed
+            || self.out.write_all(text.as_bytes()).is_err()
+            || self.out.write_all(b"\n").is_err()
+        {
             self.output_closed = true;
             return Flow::Stop;
         }

@@ -158,8 +158,9 @@ impl Session {
             let source = text.get(statement.span.clone()).unwrap_or_default();
             Ok(self.run(command, source)?)
         });
-        self.last_elapsed = started.elapsed();
-        self.finish(name, words.iter().map(|w| w.bytes.as_slice()), &result);
+        let finished = Instant::now();
+        self.last_elapsed = finished.saturating_duration_since(started);
+        self.finish(name, words, &result, finished);
         result
     }
 
@@ -182,8 +183,9 @@ impl Session {
             String::new()
         };
         let result = self.run(command, &source).map_err(StatementError::from);
-        self.last_elapsed = started.elapsed();
-        self.finish(name, args.iter().map(Vec::as_slice), &result);
+        let finished = Instant::now();
+        self.last_elapsed = finished.saturating_duration_since(started);
+        self.finish(name, args, &result, finished);
         result.map_err(|e| e.error)
     }
 
@@ -209,18 +211,18 @@ impl Session {
     }
 
     /// Records a finished statement in the statistics and the command log.
-    fn finish<'a>(
+    fn finish<W: AsRef<[u8]>>(
         &self,
         name: &'static str,
-        words: impl Iterator<Item = &'a [u8]>,
+        words: &[W],
         result: &Result<Reply, StatementError>,
+        finished: Instant,
     ) {
-        self.db.stats().record(name, self.last_elapsed);
+        self.db.stats().record_at(name, self.last_elapsed, finished);
         if let Some(log) = self.db.command_log() {
-            let words: Vec<Vec<u8>> = words.map(<[u8]>::to_vec).collect();
             let message = result.as_ref().err().map(|e| e.error.to_string());
             let outcome = message.as_deref().map_or(Ok(()), Err);
-            log.record(&self.namespace, &words, outcome, self.last_elapsed);
+            log.record_at(&self.namespace, words, outcome, self.last_elapsed, finished);
         }
     }
 
@@ -395,7 +397,7 @@ impl Session {
     fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {
         let engine = self.db.engine();
         match &mut self.transaction {
-            None => engine.run(&self.namespace, &op),
+            None => engine.run_owned(&self.namespace, op),
             Some(transaction) => {
                 let reply = engine.run_in(&self.namespace, &op, &mut transaction.changes)?;
                 if op.writes() {

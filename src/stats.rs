@@ -68,7 +68,13 @@ impl Stats {
 
     /// Records one executed statement of `command` that took `elapsed`.
     pub fn record(&self, command: &'static str, elapsed: Duration) {
-        let now_second = self.started.elapsed().as_secs();
+        self.record_at(command, elapsed, Instant::now());
+    }
+
+    /// [`Stats::record`] for a statement that finished at `finished` (a
+    /// caller that has just read the clock saves reading it again).
+    pub fn record_at(&self, command: &'static str, elapsed: Duration, finished: Instant) {
+        let now_second = finished.saturating_duration_since(self.started).as_secs();
         let nanos = u64::try_from(elapsed.as_nanos())
             .unwrap_or(u64::MAX)
             .clamp(1, MAX_TRACKED_NS);
@@ -286,6 +292,25 @@ mod tests {
         stats.reset();
         assert_eq!(stats.ops(), 0);
         assert!(stats.latency().is_empty());
+    }
+
+    #[test]
+    fn record_at_counts_in_the_second_it_is_given() {
+        let stats = Stats::default();
+        let second = |n: u64| stats.started + Duration::from_secs(n);
+        for _ in 0..3 {
+            stats.record_at("put", Duration::from_micros(5), second(0));
+        }
+        stats.record_at("put", Duration::from_micros(5), second(1));
+        {
+            let t = stats.lock();
+            assert_eq!((t.second, t.last_second, t.this_second), (1, 3, 1));
+        }
+        // A second without statements empties the window.
+        stats.record_at("get", Duration::from_micros(5), second(3));
+        let t = stats.lock();
+        assert_eq!((t.second, t.last_second, t.this_second), (3, 0, 1));
+        assert_eq!(t.ops, 5);
     }
 
     #[test]

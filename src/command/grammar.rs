@@ -41,6 +41,12 @@ pub struct Word {
     pub offset: usize,
 }
 
+impl AsRef<[u8]> for Word {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// One statement: its words (never empty) and the byte range of its source
 /// text (for echo and error messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,6 +440,60 @@ fn expect_end(input: &str) -> PResult<'_, ()> {
 /// Parses all statements of `text`; runs nothing, so one error means no
 /// statement is returned.
 pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
+    if is_plain(text) {
+        return Ok(parse_plain(text));
+    }
+    parse_full(text)
+}
+
+/// True when `text` holds no quote and no `#`: then every word is bare and
+/// nothing can fail, so [`parse_plain`] reads it exactly as the grammar does.
+fn is_plain(text: &str) -> bool {
+    !text.bytes().any(|b| matches!(b, b'"' | b'\'' | b'#'))
+}
+
+/// The grammar's reading of quote- and comment-free text, without the
+/// combinators: statements split at `;` and newlines, words at blanks.
+fn parse_plain(text: &str) -> Vec<Statement> {
+    let bytes = text.as_bytes();
+    let mut statements = Vec::new();
+    let mut words = Vec::new();
+    let mut at = 0;
+    while at <= bytes.len() {
+        let end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b';')
+            .map_or(bytes.len(), |n| at + n);
+        let mut start = at;
+        while start < end {
+            if matches!(bytes[start], b' ' | b'\t' | b'\r') {
+                start += 1;
+                continue;
+            }
+            let stop = bytes[start..end]
+                .iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b'\r'))
+                .map_or(end, |n| start + n);
+            words.push(Word {
+                bytes: bytes[start..stop].to_vec(),
+                offset: start,
+            });
+            start = stop;
+        }
+        if let (Some(first), Some(last)) = (words.first(), words.last()) {
+            let span = first.offset..last.offset + last.bytes.len();
+            statements.push(Statement {
+                words: std::mem::take(&mut words),
+                span,
+            });
+        }
+        at = end + 1;
+    }
+    statements
+}
+
+/// [`parse`] through the full grammar.
+fn parse_full(text: &str) -> Result<Vec<Statement>, ParseError> {
     match script(text.len()).parse(text) {
         Ok((_, statements)) => Ok(statements),
         Err(nom::Err::Error(err) | nom::Err::Failure(err)) => Err(err.into_parse_error(text.len())),
@@ -537,6 +597,16 @@ pub fn quote_word(bytes: &[u8]) -> String {
 
 /// Appends [`quote_word`]'s rendering of `bytes` to `quoted`.
 pub fn push_quoted(quoted: &mut String, bytes: &[u8]) {
+    // Printable ASCII without `;` (and not opening like a quote or comment)
+    // is safe bare: the common case, checked byte by byte.
+    if let Some(&first) = bytes.first()
+        && !matches!(first, b'"' | b'\'' | b'#')
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b';')
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        quoted.push_str(text);
+        return;
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) if is_safe_bare(text) => {
             quoted.push_str(text);
@@ -1049,6 +1119,18 @@ mod tests {
         assert_eq!(statements[1].span, 2..11);
     }
 
+    #[test]
+    fn texts_with_quotes_or_comments_take_the_full_grammar() {
+        for text in ["put a \"b\"", "put a 'b'", "put a # c", "put a#b"] {
+            assert!(!is_plain(text), "{text:?}");
+        }
+        assert!(is_plain("put a b; get a\n\tx\\y\r\n"));
+        assert_eq!(
+            parse(" put  a\tb ;;\n get a \r\n").unwrap(),
+            parse_full(" put  a\tb ;;\n get a \r\n").unwrap()
+        );
+    }
+
     // Quoting.
 
     #[test]
@@ -1136,6 +1218,17 @@ mod tests {
         #[test]
         fn grammar_characters_parse_or_error_without_panicking(text in chars_of_interest()) {
             check_invariants(&text);
+        }
+
+        #[test]
+        fn plain_text_fast_path_reads_as_the_grammar_does(
+            text in prop::collection::vec(
+                prop::sample::select(vec!['a', 'Z', '\\', ';', '\n', '\r', ' ', '\t', '\u{b}', 'é', '😀']),
+                0..40,
+            ).prop_map(|chars| chars.into_iter().collect::<String>())
+        ) {
+            prop_assert!(is_plain(&text));
+            prop_assert_eq!(parse_plain(&text), parse_full(&text).unwrap());
         }
 
         #[test]

@@ -16,11 +16,12 @@ pub fn execute<S: Store + ?Sized>(
 ) -> Result<Reply, CommandError> {
     Ok(match op {
         Op::Put { key, value, ttl_ms } => {
-            out.push(Mutation::Put {
-                key: key.as_slice().into(),
-                value: value.as_slice().into(),
-                expires_at: ttl_ms.map(|ms| deadline(now, ms)),
-            });
+            out.push(put(
+                key.as_slice().into(),
+                value.as_slice().into(),
+                *ttl_ms,
+                now,
+            ));
             Reply::Ok
         }
         Op::Get(key) => match store.get(key, now) {
@@ -129,6 +130,15 @@ pub fn execute<S: Store + ?Sized>(
     })
 }
 
+/// The mutation of `put key value` with an optional time to live, at `now`.
+pub(super) fn put(key: Box<[u8]>, value: Box<[u8]>, ttl_ms: Option<i64>, now: u64) -> Mutation {
+    Mutation::Put {
+        key,
+        value,
+        expires_at: ttl_ms.map(|ms| deadline(now, ms)),
+    }
+}
+
 /// The absolute deadline `ttl_ms` after `now` (TTLs are bounded when parsed).
 pub(super) fn deadline(now: u64, ttl_ms: i64) -> u64 {
     now.saturating_add(u64::try_from(ttl_ms).unwrap_or(0))
@@ -157,4 +167,39 @@ pub(super) fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
         return Err(CommandError::NotAnInteger);
     }
     text.parse().map_err(|_| CommandError::NotAnInteger)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::{Op, Reply};
+    use crate::engine::{Engine, ManualClock};
+    use std::sync::Arc;
+
+    fn put(key: &str, value: &str, ttl_ms: Option<i64>) -> Op {
+        Op::Put {
+            key: key.into(),
+            value: value.into(),
+            ttl_ms,
+        }
+    }
+
+    #[test]
+    fn owned_and_borrowed_runs_agree() {
+        let clock = ManualClock::new(1_000);
+        let engine = Engine::new(Arc::new(clock.clone()));
+        assert_eq!(engine.run_owned("0", put("a", "1", None)), Ok(Reply::Ok));
+        assert_eq!(engine.run("0", &put("b", "2", Some(5_000))), Ok(Reply::Ok));
+        assert_eq!(
+            engine.run_owned("0", put("c", "3", Some(2_000))),
+            Ok(Reply::Ok)
+        );
+        let get = |key: &str| engine.run_owned("0", Op::Get(key.into()));
+        assert_eq!(get("a"), Ok(Reply::Value(b"1".to_vec())));
+        assert_eq!(get("b"), Ok(Reply::Value(b"2".to_vec())));
+        assert_eq!(engine.run("0", &Op::Ttl(b"c".to_vec())), Ok(Reply::Int(2)));
+        clock.advance(2_000);
+        assert_eq!(get("c"), Ok(Reply::Nil));
+        assert_eq!(get("b"), Ok(Reply::Value(b"2".to_vec())));
+        assert_eq!(engine.run_owned("0", Op::Size), Ok(Reply::Int(2)));
+    }
 }

@@ -20,6 +20,7 @@ pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink}
 pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 pub use watch::WatchSet;
@@ -259,11 +260,15 @@ impl Data {
     }
 
     /// Applies a committed group to a namespace, creating it on first write.
-    fn apply(&mut self, namespace: &str, mutations: Vec<Mutation>) {
+    /// `mutations` is a `Vec`, or an array when the caller knows how many.
+    fn apply<M>(&mut self, namespace: &str, mutations: M)
+    where
+        M: AsRef<[Mutation]> + IntoIterator<Item = Mutation>,
+    {
         let tick = self.tick;
         if self.watchers.is_active() {
             self.watchers
-                .touch(namespace, &mutations, self.keyspace(namespace));
+                .touch(namespace, mutations.as_ref(), self.keyspace(namespace));
         }
         self.keyspace_mut(namespace);
         let Some(keyspace) = self.namespaces.get_mut(namespace) else {
@@ -554,6 +559,16 @@ impl Engine {
 
     /// Runs one operation on a namespace of the live keyspace.
     pub fn run(&self, namespace: &str, op: &Op) -> Result<Reply, CommandError> {
+        self.run_cow(namespace, Cow::Borrowed(op))
+    }
+
+    /// [`Engine::run`] on an operation the caller gives up: a `put` moves its
+    /// key and value into the keyspace instead of copying them.
+    pub fn run_owned(&self, namespace: &str, op: Op) -> Result<Reply, CommandError> {
+        self.run_cow(namespace, Cow::Owned(op))
+    }
+
+    fn run_cow(&self, namespace: &str, op: Cow<'_, Op>) -> Result<Reply, CommandError> {
         let now = self.now();
         let mut data = self.lock();
         data.tick += 1;
@@ -566,9 +581,20 @@ impl Engine {
                 self.make_room(&mut data, u64::from(adds), op.may_add_key())?;
             }
         }
+        // A put reads nothing and counts no hit or miss; applying it marks
+        // the key used, so it needs no `note_use`. Its one mutation needs no Vec.
+        let op = match op {
+            Cow::Owned(Op::Put { key, value, ttl_ms }) => {
+                let put = [exec::put(key.into(), value.into(), ttl_ms, now)];
+                self.journal.record(namespace, &put);
+                data.apply(namespace, put);
+                return Ok(Reply::Ok);
+            }
+            op => op,
+        };
         let mut changes = Vec::new();
-        let reply = exec::execute(op, data.keyspace(namespace), now, &mut changes)?;
-        data.note_use(namespace, op, &reply);
+        let reply = exec::execute(&op, data.keyspace(namespace), now, &mut changes)?;
+        data.note_use(namespace, &op, &reply);
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
             data.apply(namespace, changes);
@@ -761,7 +787,7 @@ impl Engine {
         let mut keys = 0;
         for (namespace, entries) in groups {
             keys += entries.len() as u64;
-            let mutations = entries
+            let mutations: Vec<Mutation> = entries
                 .into_iter()
                 .map(|(key, value, expires_at)| Mutation::put(key, value, expires_at))
                 .collect();
