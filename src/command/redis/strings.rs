@@ -519,6 +519,14 @@ pub fn build(spec: &'static RedisSpec, args: &[Vec<u8>]) -> Result<Command, Comm
     };
     let key = arg(0)?;
     let op = match spec.name {
+        // A SET without options is exactly inmem's put (the engine's fast path).
+        "set" if args.len() == 2 => {
+            return Ok(Command::Op(Op::Put {
+                key,
+                value: arg(1)?,
+                ttl_ms: None,
+            }));
+        }
         "set" => set(key, arg(1)?, &args[2..])?,
         // inmem's own read has exactly GET's meaning (and counts hits and misses).
         "get" => return Ok(Command::Op(Op::Get(key))),
