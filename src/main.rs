@@ -165,6 +165,10 @@ struct ServeArgs {
     /// Also serve the HTTP JSON API and dashboard on this port (0 picks a free port).
     #[arg(long, value_name = "PORT")]
     http_port: Option<u16>,
+
+    /// Threads serving connections (default: one per core but one, at least 1).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -348,6 +352,10 @@ fn serve(db: Arc<Db>, args: &ServeArgs) -> ExitCode {
         requirepass: args.requirepass.clone().filter(|p| !p.is_empty()),
         maxclients: args.maxclients.max(1),
         http_port: args.http_port,
+        threads: args
+            .threads
+            .unwrap_or_else(inmem::server::default_threads)
+            .max(1),
     };
     let served = inmem::server::run(db.clone(), settings);
     let closed = db.close();

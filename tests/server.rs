@@ -285,7 +285,8 @@ fn multi_exec_and_watch_across_two_connections() {
 #[test]
 fn many_concurrent_clients_write_without_loss() {
     let dir = dir();
-    let server = Server::start(dir.path(), &[]);
+    // Several connection threads, so connections really run in parallel.
+    let server = Server::start(dir.path(), &["--threads", "4"]);
     let port = server.port;
     let threads: Vec<_> = (0..32)
         .map(|t| {

@@ -48,6 +48,17 @@ pub struct ServeSettings {
     pub maxclients: usize,
     /// HTTP API port, when it is served.
     pub http_port: Option<u16>,
+    /// Threads running connections.
+    pub threads: usize,
+}
+
+/// The default number of connection threads: one per core but one, which is
+/// left to the acknowledgement (fsync) thread, snapshots and expiry.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .max(1)
 }
 
 /// Why the server stopped with an error.
@@ -94,6 +105,7 @@ pub struct Shared {
 /// stderr when listening: `inmem: serving RESP on ADDR` (and HTTP).
 pub fn run(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.threads.max(1))
         .enable_all()
         .thread_name("inmem-net")
         .build()
