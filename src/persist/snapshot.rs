@@ -6,7 +6,7 @@ use super::codec::{
     DecodeError, EntryRef, FRAME_HEADER, Put, Reader, put_entry, put_frame, put_name,
 };
 use super::disk::{Disk, DiskFile};
-use crate::engine::{Engine, Entry, PartitionSink, SnapshotStart};
+use crate::engine::{Engine, PartitionSink, SnapshotStart};
 use crate::fsutil;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -64,7 +64,11 @@ struct Queue {
 struct ChunkSink(Arc<Mutex<Queue>>);
 
 impl PartitionSink for ChunkSink {
-    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+    fn dump(
+        &mut self,
+        namespace: &str,
+        entries: &mut dyn Iterator<Item = (&[u8], crate::engine::EntryRef<'_>)>,
+    ) {
         let mut payload = Vec::new();
         put_name(&mut payload, namespace);
         let count_at = payload.len();
