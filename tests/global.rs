@@ -7,7 +7,7 @@
 use assert_cmd::Command;
 use inmem::command::redis::global::GlobalOp;
 use inmem::command::{Op, Reply, grammar};
-use inmem::engine::{Engine, Entry, ManualClock, Mutation, PartitionSink};
+use inmem::engine::{Engine, EntryRef, ManualClock, Mutation, PartitionSink};
 use inmem::error::{CommandError, OpenError};
 use inmem::persist::disk::SimDisk;
 use inmem::persist::lock::LockError;
@@ -703,7 +703,7 @@ fn kill_9_during_moves_and_swaps_keeps_each_key_in_exactly_one_namespace() {
 struct Collect(Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>);
 
 impl PartitionSink for Collect {
-    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], EntryRef<'_>)>) {
         let mut image = self.0.lock().unwrap();
         let ns = image.entry(namespace.to_string()).or_default();
         for (key, entry) in entries {

@@ -2,7 +2,7 @@
 //! An operation reads the store and describes its writes as mutations; the
 //! caller applies them (to the live keyspace or to a transaction's overlay).
 
-use super::{Entry, Mutation, Store};
+use super::{EntryRef, Mutation, Store};
 use crate::command::{FindTarget, Op, Reply};
 use crate::error::CommandError;
 use std::collections::HashSet;
@@ -43,7 +43,7 @@ pub fn execute<S: Store + ?Sized>(
         Op::Incr { key, by } => {
             let entry = store.get(key, now);
             let current = match entry {
-                Some(entry) => parse_integer(&entry.value)?,
+                Some(entry) => parse_integer(entry.value)?,
                 None => 0,
             };
             let next = current.checked_add(*by).ok_or(CommandError::Overflow)?;
@@ -70,10 +70,10 @@ pub fn execute<S: Store + ?Sized>(
         }
         Op::Ttl(key) => Reply::Int(match store.get(key, now) {
             None => -2,
-            Some(Entry {
+            Some(EntryRef {
                 expires_at: None, ..
             }) => -1,
-            Some(Entry {
+            Some(EntryRef {
                 expires_at: Some(at),
                 ..
             }) => {
@@ -152,7 +152,7 @@ fn sorted_pairs<S: Store + ?Sized>(
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut pairs = Vec::new();
     store.for_each_live(now, &mut |key, entry| {
-        if keep(key, &entry.value) {
+        if keep(key, entry.value) {
             pairs.push((key.to_vec(), entry.value.to_vec()));
         }
     });

@@ -40,7 +40,8 @@ impl Data {
                 if to == namespace {
                     return Err(CommandError::SameObject);
                 }
-                let Some(entry) = self.keyspace(namespace).get(key, now).cloned() else {
+                let Some(entry) = self.keyspace(namespace).get(key, now).map(|e| e.to_entry())
+                else {
                     return Ok(Reply::Bool(false));
                 };
                 if self.keyspace(to).get(key, now).is_some() {
@@ -66,7 +67,11 @@ impl Data {
                 if to == namespace && source == destination {
                     return Err(CommandError::SameObject);
                 }
-                let Some(entry) = self.keyspace(namespace).get(source, now).cloned() else {
+                let Some(entry) = self
+                    .keyspace(namespace)
+                    .get(source, now)
+                    .map(|e| e.to_entry())
+                else {
                     return Ok(Reply::Bool(false));
                 };
                 if !replace && self.keyspace(to).get(destination, now).is_some() {

@@ -69,11 +69,7 @@ pub fn execute<S: Store + ?Sized>(
                 return Ok(Reply::Bool(false));
             }
             // The new name takes the value and its deadline; whatever it held goes.
-            out.push(Mutation::put(
-                to.as_slice(),
-                entry.value.clone(),
-                entry.expires_at,
-            ));
+            out.push(Mutation::put(to.as_slice(), entry.value, entry.expires_at));
             out.push(Mutation::Delete(from.as_slice().into()));
             done
         }

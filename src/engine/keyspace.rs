@@ -7,9 +7,9 @@
 //! as it was when the snapshot began, while writers only ever wait for one
 //! small partition to be copied.
 
-use super::{Entry, Mutation, Store};
-use std::collections::hash_map::Entry as MapEntry;
-use std::collections::{BTreeSet, HashMap};
+use super::packed::Packed;
+use super::{EntryRef, Mutation, Store};
+use std::collections::{BTreeSet, HashSet};
 
 /// A keyed fast hash: quick on short keys, seeded per process against flooding.
 type Hasher = foldhash::fast::RandomState;
@@ -21,7 +21,7 @@ pub const PARTITIONS: usize = 1024;
 /// Receives partitions' contents for a snapshot in progress.
 pub trait PartitionSink: Send {
     /// Takes one partition's entries as they were when the snapshot began.
-    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>);
+    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], EntryRef<'_>)>);
 }
 
 /// All keys of one namespace and their deadlines.
@@ -41,13 +41,6 @@ pub struct Keyspace {
 /// the estimate behind `maxmemory`.
 pub const ENTRY_OVERHEAD: u64 = 64;
 
-/// An entry and when it was last used (a logical clock, finer than any wall clock).
-#[derive(Debug)]
-struct Slot {
-    entry: Entry,
-    last_used: u64,
-}
-
 /// Per-namespace counters for `stats`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
@@ -63,7 +56,9 @@ pub struct Counters {
 
 #[derive(Debug, Default)]
 struct Partition {
-    map: HashMap<Box<[u8]>, Slot, Hasher>,
+    /// The entries, each holding its key, value, deadline and last use (the
+    /// last use only while an LRU policy is in force).
+    map: HashSet<Packed, Hasher>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
 }
@@ -109,35 +104,40 @@ impl Keyspace {
         self.deadlines.len()
     }
 
-    /// Marks a key as used at logical time `tick`.
+    /// Marks a key as used at logical time `tick`. The entry is taken out of
+    /// its table and put back (a table cannot change its elements in place);
+    /// the snapshot does not care, as value and deadline stay the same.
     pub fn touch_key(&mut self, key: &[u8], tick: u64) {
-        if let Some(slot) = self.parts[partition_of(key)].map.get_mut(key) {
-            slot.last_used = tick;
+        let map = &mut self.parts[partition_of(key)].map;
+        if let Some(mut packed) = map.take(key) {
+            packed.set_last_use(tick);
+            map.insert(packed);
         }
     }
 
-    /// When a key was last used, if it exists.
+    /// When a key was last used, if it exists: 0 when its use was never
+    /// recorded (no LRU policy was in force since it was written).
     pub fn last_used(&self, key: &[u8]) -> Option<u64> {
         self.parts[partition_of(key)]
             .map
             .get(key)
-            .map(|s| s.last_used)
+            .map(|p| p.last_use().unwrap_or(0))
     }
 
     /// Up to `n` keys picked at random with their last use and deadline;
     /// `pick()` supplies random numbers. Small keyspaces are returned whole, so
     /// eviction is exact there.
     pub fn sample(&self, n: usize, pick: &mut dyn FnMut() -> usize) -> Vec<Candidate> {
-        let candidate = |(key, slot): (&[u8], &Slot)| Candidate {
-            key: Box::from(key),
-            last_used: slot.last_used,
-            expires_at: slot.entry.expires_at,
+        let candidate = |packed: &Packed| Candidate {
+            key: Box::from(packed.key()),
+            last_used: packed.last_use().unwrap_or(0),
+            expires_at: packed.expires_at(),
         };
         if self.len <= EXACT_BELOW {
             return self
                 .parts
                 .iter()
-                .flat_map(|p| p.map.iter().map(|(k, s)| candidate((k, s))))
+                .flat_map(|p| p.map.iter().map(candidate))
                 .collect();
         }
         let mut out = Vec::with_capacity(n);
@@ -145,10 +145,10 @@ impl Keyspace {
             return out;
         }
         for _ in 0..n {
-            let Some((key, slot)) = self.random_slot(pick) else {
+            let Some(packed) = self.random_slot(pick) else {
                 break;
             };
-            out.push(candidate((key, slot)));
+            out.push(candidate(packed));
         }
         out
     }
@@ -156,13 +156,12 @@ impl Keyspace {
     /// A stored entry (perhaps expired) picked at random. It walks from a
     /// random partition to the next non-empty one, so sparse keyspaces are
     /// sampled as reliably as dense ones.
-    fn random_slot(&self, pick: &mut dyn FnMut() -> usize) -> Option<(&[u8], &Slot)> {
+    fn random_slot(&self, pick: &mut dyn FnMut() -> usize) -> Option<&Packed> {
         let start = pick() % PARTITIONS;
         let part = (0..PARTITIONS)
             .map(|i| &self.parts[(start + i) % PARTITIONS])
             .find(|p| !p.map.is_empty())?;
-        let (key, slot) = part.map.iter().nth(pick() % part.map.len())?;
-        Some((key, slot))
+        part.map.iter().nth(pick() % part.map.len())
     }
 
     /// A live key that `accept` takes, picked at random; `pick()` supplies
@@ -175,18 +174,18 @@ impl Keyspace {
         pick: &mut dyn FnMut() -> usize,
         accept: &dyn Fn(&[u8]) -> bool,
     ) -> Option<&[u8]> {
-        let usable = |key: &[u8], slot: &Slot| !slot.entry.is_expired(now) && accept(key);
+        let usable = |packed: &Packed| !packed.view().is_expired(now) && accept(packed.key());
         for _ in 0..RANDOM_TRIES {
-            let (key, slot) = self.random_slot(pick)?;
-            if usable(key, slot) {
-                return Some(key);
+            let packed = self.random_slot(pick)?;
+            if usable(packed) {
+                return Some(packed.key());
             }
         }
         let start = pick() % PARTITIONS;
         (0..PARTITIONS)
             .flat_map(|i| self.parts[(start + i) % PARTITIONS].map.iter())
-            .find(|(key, slot)| usable(key, slot))
-            .map(|(key, _)| &**key)
+            .find(|packed| usable(packed))
+            .map(Packed::key)
     }
 
     /// One step of a SCAN walk: calls `f` for every entry, expired ones
@@ -200,15 +199,26 @@ impl Keyspace {
     /// first step to the last is seen exactly once, whatever else is added or
     /// removed meanwhile. Nothing is kept between steps; a step costs the size
     /// of the partitions it visits, never a sort of the whole keyspace.
-    pub fn scan_entries(&self, cursor: u64, count: usize, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+    pub fn scan_entries(
+        &self,
+        cursor: u64,
+        count: usize,
+        f: &mut dyn FnMut(&[u8], EntryRef<'_>),
+    ) -> u64 {
         let mut room = count.max(1);
         let mut index = partition_at(cursor);
         let mut from = cursor;
         while index < PARTITIONS {
-            let mut found: Vec<(u64, &[u8], &Entry)> = self.parts[index]
+            let mut found: Vec<(u64, &[u8], EntryRef<'_>)> = self.parts[index]
                 .map
                 .iter()
-                .map(|(key, slot)| (position_in(index, key), &**key, &slot.entry))
+                .map(|packed| {
+                    (
+                        position_in(index, packed.key()),
+                        packed.key(),
+                        packed.view(),
+                    )
+                })
                 .filter(|(position, _, _)| *position >= from)
                 .collect();
             if found.len() > room {
@@ -339,10 +349,7 @@ impl Keyspace {
     fn dump(&mut self, index: usize, namespace: &str, sink: &mut dyn PartitionSink) {
         let part = &mut self.parts[index];
         part.pending = false;
-        sink.dump(
-            namespace,
-            &mut part.map.iter().map(|(k, s)| (&**k, &s.entry)),
-        );
+        sink.dump(namespace, &mut part.map.iter().map(|p| (p.key(), p.view())));
     }
 
     /// Prepares to change `key`: hands its partition to a running snapshot first.
@@ -375,9 +382,9 @@ impl Keyspace {
             }
             if let Some((_, key)) = self.deadlines.pop_first() {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map.remove(&key) {
+                if let Some(old) = self.parts[index].map.take(&*key) {
                     self.len -= 1;
-                    self.bytes -= cost(&key, &old.entry.value);
+                    self.bytes -= cost(&key, old.value());
                     self.counters.expired += 1;
                 }
                 removed += 1;
@@ -386,11 +393,13 @@ impl Keyspace {
         removed
     }
 
-    /// Applies one change, first handing the partition it touches to a running snapshot.
+    /// Applies one change, first handing the partition it touches to a running
+    /// snapshot. A written entry records `tick` as its last use when given
+    /// (only LRU policies need it).
     pub fn apply_with(
         &mut self,
         mutation: Mutation,
-        tick: u64,
+        tick: Option<u64>,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         match mutation {
@@ -401,17 +410,14 @@ impl Keyspace {
             } => {
                 let index = self.touch(&key, &mut snapshot);
                 let new_cost = cost(&key, &value);
+                let packed = Packed::new(&key, &value, expires_at, tick);
+                drop(value);
                 // One hash and probe for both a new and an existing key.
-                match self.parts[index].map.entry(key) {
-                    MapEntry::Occupied(mut occupied) => {
-                        let old_cost = cost(occupied.key(), &occupied.get().entry.value);
-                        self.bytes = self.bytes - old_cost + new_cost;
-                        let slot = occupied.get_mut();
-                        slot.entry.value = value;
-                        slot.last_used = tick;
-                        let old_at = std::mem::replace(&mut slot.entry.expires_at, expires_at);
+                match self.parts[index].map.replace(packed) {
+                    Some(old) => {
+                        self.bytes = self.bytes - cost(&key, old.value()) + new_cost;
+                        let old_at = old.expires_at();
                         if old_at != expires_at {
-                            let key = occupied.key().clone();
                             if let Some(old_at) = old_at {
                                 self.deadlines.remove(&(old_at, key.clone()));
                             }
@@ -420,14 +426,10 @@ impl Keyspace {
                             }
                         }
                     }
-                    MapEntry::Vacant(vacant) => {
+                    None => {
                         if let Some(at) = expires_at {
-                            self.deadlines.insert((at, vacant.key().clone()));
+                            self.deadlines.insert((at, key));
                         }
-                        vacant.insert(Slot {
-                            entry: Entry { value, expires_at },
-                            last_used: tick,
-                        });
                         self.len += 1;
                         self.bytes += new_cost;
                     }
@@ -435,10 +437,10 @@ impl Keyspace {
             }
             Mutation::Delete(key) => {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map.remove(&key) {
+                if let Some(old) = self.parts[index].map.take(&*key) {
                     self.len -= 1;
-                    self.bytes -= cost(&key, &old.entry.value);
-                    self.forget_deadline(&key, old.entry.expires_at);
+                    self.bytes -= cost(&key, old.value());
+                    self.forget_deadline(&key, old.expires_at());
                 }
             }
             Mutation::Expire { key, at } => {
@@ -454,7 +456,7 @@ impl Keyspace {
                     self.dump_all_pending(namespace, sink);
                 }
                 for part in &mut self.parts {
-                    part.map = HashMap::default();
+                    part.map = HashSet::default();
                 }
                 self.deadlines.clear();
                 self.len = 0;
@@ -470,10 +472,13 @@ impl Keyspace {
     }
 
     fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>) {
-        let Some(slot) = self.parts[index].map.get_mut(key) else {
+        let map = &mut self.parts[index].map;
+        let Some(mut packed) = map.take(key) else {
             return;
         };
-        let old = std::mem::replace(&mut slot.entry.expires_at, at);
+        let old = packed.expires_at();
+        packed.set_expires_at(at);
+        map.insert(packed);
         if old != at {
             self.forget_deadline(key, old);
             if let Some(at) = at {
@@ -484,23 +489,24 @@ impl Keyspace {
 }
 
 impl Store for Keyspace {
-    fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+    fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
         self.parts[partition_of(key)]
             .map
             .get(key)
-            .map(|slot| &slot.entry)
+            .map(Packed::view)
             .filter(|entry| !entry.is_expired(now))
     }
 
     fn apply(&mut self, mutation: Mutation) {
-        self.apply_with(mutation, 0, None);
+        self.apply_with(mutation, None, None);
     }
 
-    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) {
+    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
         for part in &self.parts {
-            for (key, slot) in &part.map {
-                if !slot.entry.is_expired(now) {
-                    f(key, &slot.entry);
+            for packed in &part.map {
+                let entry = packed.view();
+                if !entry.is_expired(now) {
+                    f(packed.key(), entry);
                 }
             }
         }
@@ -515,7 +521,13 @@ impl Store for Keyspace {
         self.len - expired
     }
 
-    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        f: &mut dyn FnMut(&[u8], EntryRef<'_>),
+    ) -> u64 {
         self.scan_entries(cursor, count, &mut |key, entry| {
             if !entry.is_expired(now) {
                 f(key, entry);
@@ -536,7 +548,7 @@ mod tests {
     struct Collect(Vec<(String, Vec<u8>, Vec<u8>)>, usize);
 
     impl PartitionSink for Collect {
-        fn dump(&mut self, ns: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+        fn dump(&mut self, ns: &str, entries: &mut dyn Iterator<Item = (&[u8], EntryRef<'_>)>) {
             self.1 += 1;
             for (k, e) in entries {
                 self.0.push((ns.into(), k.to_vec(), e.value.to_vec()));
@@ -563,13 +575,13 @@ mod tests {
         // Writers change keys while the snapshot is under way...
         for i in 0..5000 {
             if i % 3 == 0 {
-                ks.apply_with(put(&format!("k{i}"), "new"), 0, Some(("0", &mut sink)));
+                ks.apply_with(put(&format!("k{i}"), "new"), None, Some(("0", &mut sink)));
             }
         }
-        ks.apply_with(put("added", "new"), 0, Some(("0", &mut sink)));
+        ks.apply_with(put("added", "new"), None, Some(("0", &mut sink)));
         ks.apply_with(
             Mutation::Delete(Box::from(&b"k1"[..])),
-            0,
+            None,
             Some(("0", &mut sink)),
         );
         // ...and the snapshot thread dumps whatever is left.
@@ -581,7 +593,7 @@ mod tests {
                 .iter()
                 .all(|(ns, k, v)| ns == "0" && v == b"old" && k != b"added")
         );
-        assert_eq!(ks.get(b"k0", 0).map(|e| &*e.value), Some(&b"new"[..]));
+        assert_eq!(ks.get(b"k0", 0).map(|e| e.value), Some(&b"new"[..]));
         assert_eq!(ks.stored_len(), 5000);
     }
 
@@ -593,7 +605,7 @@ mod tests {
         }
         ks.mark_pending();
         let mut sink = Collect::default();
-        ks.apply_with(Mutation::Clear, 0, Some(("0", &mut sink)));
+        ks.apply_with(Mutation::Clear, None, Some(("0", &mut sink)));
         assert_eq!(sink.0.len(), 100);
         assert!(!ks.dump_next_pending("0", &mut sink));
         assert_eq!(ks.stored_len(), 0);

@@ -10,6 +10,7 @@ mod keyops;
 mod keyspace;
 mod multi;
 mod overlay;
+mod packed;
 mod strings;
 mod watch;
 
@@ -40,7 +41,40 @@ pub struct Entry {
 impl Entry {
     /// True when the deadline has passed at `now`.
     pub fn is_expired(&self, now: u64) -> bool {
+        self.view().is_expired(now)
+    }
+
+    /// A borrowed view of this entry.
+    pub fn view(&self) -> EntryRef<'_> {
+        EntryRef {
+            value: &self.value,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A stored value and its deadline, borrowed from wherever it is kept (the
+/// keyspace packs key, value and deadline into one allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The value's bytes.
+    pub value: &'a [u8],
+    /// Absolute expiry time in Unix milliseconds, if any.
+    pub expires_at: Option<u64>,
+}
+
+impl EntryRef<'_> {
+    /// True when the deadline has passed at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// An owned copy.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            value: Box::from(self.value),
+            expires_at: self.expires_at,
+        }
     }
 }
 
@@ -101,18 +135,24 @@ pub enum Group {
 /// transaction's overlay on top of it.
 pub trait Store {
     /// The live (unexpired) entry for `key`.
-    fn get(&self, key: &[u8], now: u64) -> Option<&Entry>;
+    fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>>;
     /// Applies one change.
     fn apply(&mut self, mutation: Mutation);
     /// Calls `f` for every live entry, in no particular order.
-    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry));
+    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>));
     /// Number of live keys.
     fn live_len(&self, now: u64) -> usize;
     /// One step of a SCAN walk from `cursor` (0 starts one), examining about
     /// `count` keys: calls `f` for the live entries of the step and returns
     /// the next cursor, 0 when the walk is over. A key present during the
     /// whole walk is seen exactly once.
-    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64;
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        f: &mut dyn FnMut(&[u8], EntryRef<'_>),
+    ) -> u64;
     /// A live key picked at random, `None` when there is none; `pick()`
     /// supplies random numbers.
     fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>>;
@@ -265,7 +305,8 @@ impl Data {
     where
         M: AsRef<[Mutation]> + IntoIterator<Item = Mutation>,
     {
-        let tick = self.tick;
+        // Recency only matters to LRU policies; others do not store it.
+        let tick = self.limits.policy.uses_recency().then_some(self.tick);
         if self.watchers.is_active() {
             self.watchers
                 .touch(namespace, mutations.as_ref(), self.keyspace(namespace));
@@ -815,7 +856,7 @@ impl Engine {
         let mut out = Vec::new();
         data.keyspace(namespace)
             .for_each_live(now, &mut |key, entry| {
-                out.push((key.to_vec(), entry.clone()));
+                out.push((key.to_vec(), entry.to_entry()));
             });
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out

@@ -2,7 +2,7 @@
 //! transaction reads its own writes while nobody else sees them.
 
 use super::keyspace::scan_position;
-use super::{Entry, Keyspace, Mutation, Store};
+use super::{Entry, EntryRef, Keyspace, Mutation, Store};
 use std::collections::HashMap;
 
 /// The writes a transaction has made so far, and the mutations that made them.
@@ -37,19 +37,19 @@ impl<'a> Overlay<'a> {
     fn with_deadline(&mut self, key: Box<[u8]>, at: Option<u64>) {
         // Mutations are only produced for keys that exist, but an entry that
         // vanished would simply stay missing.
-        if let Some(entry) = self.current(&key).cloned() {
+        if let Some(entry) = self.current(&key) {
             let entry = Entry {
+                value: Box::from(entry.value),
                 expires_at: at,
-                ..entry
             };
             self.changes.writes.insert(key, Some(entry));
         }
     }
 
     /// The entry as the transaction sees it, expired or not.
-    fn current(&self, key: &[u8]) -> Option<&Entry> {
+    fn current(&self, key: &[u8]) -> Option<EntryRef<'_>> {
         match self.changes.writes.get(key) {
-            Some(written) => written.as_ref(),
+            Some(written) => written.as_ref().map(Entry::view),
             None if self.changes.cleared => None,
             None => self.base.get(key, 0),
         }
@@ -57,7 +57,7 @@ impl<'a> Overlay<'a> {
 }
 
 impl Store for Overlay<'_> {
-    fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+    fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
         self.current(key).filter(|entry| !entry.is_expired(now))
     }
 
@@ -87,7 +87,7 @@ impl Store for Overlay<'_> {
         self.changes.mutations.push(mutation);
     }
 
-    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) {
+    fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
         if !self.changes.cleared {
             self.base.for_each_live(now, &mut |key, entry| {
                 if !self.changes.writes.contains_key(key) {
@@ -97,7 +97,7 @@ impl Store for Overlay<'_> {
         }
         for (key, entry) in &self.changes.writes {
             if let Some(entry) = entry.as_ref().filter(|e| !e.is_expired(now)) {
-                f(key, entry);
+                f(key, entry.view());
             }
         }
     }
@@ -113,7 +113,13 @@ impl Store for Overlay<'_> {
     /// the step's range. Positions are the same for both, so the guarantee is
     /// the live keyspace's: a key the transaction sees throughout the walk is
     /// seen exactly once.
-    fn scan(&self, cursor: u64, count: usize, now: u64, f: &mut dyn FnMut(&[u8], &Entry)) -> u64 {
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        f: &mut dyn FnMut(&[u8], EntryRef<'_>),
+    ) -> u64 {
         let writes = &self.changes.writes;
         let hide_base = self.changes.cleared;
         let next = self.base.scan_entries(cursor, count, &mut |key, entry| {
@@ -125,7 +131,7 @@ impl Store for Overlay<'_> {
             let position = scan_position(key);
             let in_step = position >= cursor && (next == 0 || position < next);
             if let Some(entry) = entry.as_ref().filter(|e| in_step && !e.is_expired(now)) {
-                f(key, entry);
+                f(key, entry.view());
             }
         }
         next

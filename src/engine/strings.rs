@@ -5,7 +5,7 @@ mod bits;
 mod lcs;
 mod longdouble;
 
-use super::{Entry, Mutation, Store};
+use super::{EntryRef, Mutation, Store};
 use crate::command::Reply;
 use crate::command::redis::parse_int;
 use crate::command::redis::strings::{
@@ -25,7 +25,7 @@ pub fn execute<S: Store + ?Sized>(
     out: &mut Vec<Mutation>,
 ) -> Result<Reply, CommandError> {
     let value =
-        |entry: Option<&Entry>| entry.map_or(Reply::Nil, |e| Reply::Value(e.value.to_vec()));
+        |entry: Option<EntryRef<'_>>| entry.map_or(Reply::Nil, |e| Reply::Value(e.value.to_vec()));
     Ok(match op {
         StrOp::Set {
             key,
@@ -115,7 +115,7 @@ pub fn execute<S: Store + ?Sized>(
         StrOp::MGet(keys) => Reply::Array(keys.iter().map(|k| value(store.get(k, now))).collect()),
         StrOp::Append { key, value: tail } => {
             let old = store.get(key, now);
-            let head: &[u8] = old.map_or(&[], |e| &e.value);
+            let head: &[u8] = old.map_or(&[], |e| e.value);
             fits(head.len() as u64, tail.len() as u64)?;
             let mut joined = Vec::with_capacity(head.len() + tail.len());
             joined.extend_from_slice(head);
@@ -130,7 +130,7 @@ pub fn execute<S: Store + ?Sized>(
         }
         StrOp::StrLen(key) => Reply::Int(store.get(key, now).map_or(0, |e| e.value.len() as i64)),
         StrOp::GetRange { key, start, end } => {
-            let bytes = store.get(key, now).map_or(&[][..], |e| &e.value);
+            let bytes = store.get(key, now).map_or(&[][..], |e| e.value);
             Reply::Value(range(bytes, *start, *end).to_vec())
         }
         StrOp::SetRange {
@@ -140,7 +140,7 @@ pub fn execute<S: Store + ?Sized>(
         } => set_range(store.get(key, now), key, *offset, patch, out)?,
         StrOp::IncrBy { key, by } => {
             let old = store.get(key, now);
-            let current = old.map_or(Ok(0), |e| parse_int(&e.value))?;
+            let current = old.map_or(Ok(0), |e| parse_int(e.value))?;
             let next = current.checked_add(*by).ok_or(CommandError::Overflow)?;
             out.push(Mutation::put(
                 key.as_slice(),
@@ -152,7 +152,7 @@ pub fn execute<S: Store + ?Sized>(
         StrOp::IncrByFloat { key, by } => {
             let old = store.get(key, now);
             let current = match old {
-                Some(e) => LongDouble::parse(&e.value).ok_or(CommandError::NotAFloat)?,
+                Some(e) => LongDouble::parse(e.value).ok_or(CommandError::NotAFloat)?,
                 None => LongDouble::ZERO,
             };
             let by = LongDouble::parse(by).ok_or(CommandError::NotAFloat)?;
@@ -169,8 +169,8 @@ pub fn execute<S: Store + ?Sized>(
             Reply::Value(text)
         }
         StrOp::Lcs { a, b, mode } => {
-            let a = store.get(a, now).map_or(&[][..], |e| &e.value);
-            let b = store.get(b, now).map_or(&[][..], |e| &e.value);
+            let a = store.get(a, now).map_or(&[][..], |e| e.value);
+            let b = store.get(b, now).map_or(&[][..], |e| e.value);
             longest_common(a, b, *mode)?
         }
         StrOp::SetBit { key, offset, bit } => {
@@ -197,15 +197,15 @@ pub fn execute<S: Store + ?Sized>(
         StrOp::GetBit { key, offset } => Reply::Int(i64::from(
             store
                 .get(key, now)
-                .is_some_and(|e| bits::bit_at(&e.value, *offset)),
+                .is_some_and(|e| bits::bit_at(e.value, *offset)),
         )),
         StrOp::BitCount { key, range } => match store.get(key, now) {
             None => Reply::Int(0),
-            Some(entry) => Reply::Int(bits::count(&entry.value, range.clone()?)),
+            Some(entry) => Reply::Int(bits::count(entry.value, range.clone()?)),
         },
         StrOp::BitPos { key, bit, range } => match store.get(key, now) {
             None => Reply::Int(if *bit { -1 } else { 0 }),
-            Some(entry) => Reply::Int(bits::position(&entry.value, *bit, range.clone()?)),
+            Some(entry) => Reply::Int(bits::position(entry.value, *bit, range.clone()?)),
         },
     })
 }
@@ -274,13 +274,13 @@ fn range(bytes: &[u8], start: i64, end: i64) -> &[u8] {
 }
 
 fn set_range(
-    old: Option<&Entry>,
+    old: Option<EntryRef<'_>>,
     key: &[u8],
     offset: u64,
     patch: &[u8],
     out: &mut Vec<Mutation>,
 ) -> Result<Reply, CommandError> {
-    let current: &[u8] = old.map_or(&[], |e| &e.value);
+    let current: &[u8] = old.map_or(&[], |e| e.value);
     if patch.is_empty() {
         // Nothing to write: the length as it is, and no key created.
         return Ok(Reply::Int(current.len() as i64));

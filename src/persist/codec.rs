@@ -2,7 +2,7 @@
 //! log and snapshot formats. Decoding never panics and never allocates more
 //! than the input holds.
 
-use crate::engine::{Entry, Group, Mutation};
+use crate::engine::{Group, Mutation};
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -245,9 +245,9 @@ pub fn groups(r: &mut Reader<'_>) -> Result<Vec<Group>, DecodeError> {
 }
 
 /// Appends one snapshot entry.
-pub fn put_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+pub fn put_entry(out: &mut Vec<u8>, key: &[u8], entry: crate::engine::EntryRef<'_>) {
     out.put_bytes(key);
-    out.put_bytes(&entry.value);
+    out.put_bytes(entry.value);
     put_deadline(out, entry.expires_at);
 }
 

@@ -4,7 +4,7 @@
 
 use super::codec::{DecodeError, EntryRef, FRAME_HEADER, Put, Reader, put_entry, put_name};
 use super::disk::{Disk, DiskFile};
-use crate::engine::{Engine, Entry, PartitionSink, SnapshotStart};
+use crate::engine::{Engine, PartitionSink, SnapshotStart};
 use crate::fsutil;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -71,7 +71,11 @@ struct ChunkSink(Arc<Mutex<Queue>>);
 impl PartitionSink for ChunkSink {
     /// Runs under the engine's lock, so it only copies: the frame's checksum
     /// is computed by the snapshot thread afterwards ([`seal`]).
-    fn dump(&mut self, namespace: &str, entries: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+    fn dump(
+        &mut self,
+        namespace: &str,
+        entries: &mut dyn Iterator<Item = (&[u8], crate::engine::EntryRef<'_>)>,
+    ) {
         let mut chunk = {
             let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
             queue.spare.pop().unwrap_or_default()
