@@ -66,6 +66,12 @@ pub struct Options {
     pub limits: engine::Limits,
     /// The command log (`command.log`); `None` turns it off.
     pub command_log: Option<cmdlog::LogSettings>,
+    /// Hands memory the allocator keeps after frees back to the operating
+    /// system. The background thread calls it once after each stretch of
+    /// writes, when the log has gone quiet (see [`Quiet`]); the binary passes
+    /// its allocator's collect, since an allocator that returns memory only
+    /// when it is next called would keep a burst's buffers while idle.
+    pub release_memory: Option<fn()>,
 }
 
 impl Options {
@@ -78,7 +84,32 @@ impl Options {
             persistence: persist::Settings::default(),
             limits: engine::Limits::default(),
             command_log: Some(cmdlog::LogSettings::default()),
+            release_memory: None,
         }
+    }
+}
+
+/// When the background thread releases memory: after a tick during which
+/// no record was added to the log, once per stretch of writes. The first
+/// quiet tick after a burst is when its transient buffers (the log's
+/// unsynced bytes, grown tables) have just been freed and are least likely
+/// to be needed again soon; ticks under steady writes never release, so a
+/// busy database keeps reusing what it freed.
+#[derive(Debug, Default)]
+struct Quiet {
+    /// The last record's sequence number at the last release.
+    released_at: u64,
+}
+
+impl Quiet {
+    /// Whether to release now, given the last record's sequence number
+    /// before and after a tick.
+    fn after_tick(&mut self, before: u64, after: u64) -> bool {
+        let release = before == after && after != self.released_at;
+        if release {
+            self.released_at = after;
+        }
+        release
     }
 }
 
@@ -189,6 +220,7 @@ impl Db {
             db.command_log.clone(),
             db.stop.clone(),
             db.notifier.clone(),
+            options.release_memory,
         ));
         *lock(&db.threads) = threads;
         Ok(db)
@@ -282,26 +314,56 @@ fn spawn_expiry(engine: Arc<Engine>, stop: Arc<Stop>) -> JoinHandle<()> {
         .expect("spawning a thread at start-up")
 }
 
-/// The log syncer, snapshot scheduler and command-log pusher.
+/// The log syncer, snapshot scheduler, command-log pusher and memory releaser.
 fn spawn_persistence(
     engine: Arc<Engine>,
     persistence: Arc<Persistence>,
     command_log: Option<Arc<cmdlog::CommandLog>>,
     stop: Arc<Stop>,
     notifier: Arc<Mutex<Notifier>>,
+    release_memory: Option<fn()>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("inmem-persist".into())
         .spawn(move || {
             let mut last_snapshot = Instant::now();
+            let mut quiet = Quiet::default();
             while !stop.wait(PERSIST_INTERVAL) {
                 if let Some(log) = &command_log {
                     log.send_pending();
                 }
+                let before = persistence.log().last_seq();
                 if let Some(message) = persistence.tick(&engine, &mut last_snapshot) {
                     (lock(&notifier))(&message);
+                }
+                let after = persistence.log().last_seq();
+                if let Some(release) = release_memory
+                    && quiet.after_tick(before, after)
+                {
+                    release();
                 }
             }
         })
         .expect("spawning a thread at start-up")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quiet;
+
+    #[test]
+    fn memory_is_released_once_per_stretch_of_writes_when_a_tick_adds_nothing() {
+        let mut quiet = Quiet::default();
+        // Nothing written yet: nothing to release.
+        assert!(!quiet.after_tick(0, 0));
+        // Records keep arriving during ticks: a busy log never releases.
+        assert!(!quiet.after_tick(0, 500));
+        assert!(!quiet.after_tick(500, 900));
+        // The first tick that adds nothing releases, once.
+        assert!(quiet.after_tick(900, 900));
+        assert!(!quiet.after_tick(900, 900));
+        // The next stretch of writes earns the next release.
+        assert!(!quiet.after_tick(900, 901));
+        assert!(quiet.after_tick(901, 901));
+    }
 }

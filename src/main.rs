@@ -24,6 +24,25 @@ use std::time::Duration;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's `mi_collect`: frees the calling thread's empty pages and,
+    /// with `force`, returns every free range of mimalloc's arenas to the
+    /// operating system at once, whichever thread freed it.
+    fn mi_collect(force: bool);
+}
+
+/// Returns the memory mimalloc keeps after frees (a burst's log buffers,
+/// outgrown tables) to the operating system. mimalloc does that by itself
+/// only a second after a free and only when some thread calls into it again,
+/// which an idle database never does; the database calls this once the log
+/// goes quiet after writes.
+fn release_memory() {
+    // SAFETY: `mi_collect` takes no pointers and only walks mimalloc's own
+    // structures, which it synchronizes itself; any thread may call it at
+    // any time.
+    unsafe { mi_collect(true) }
+}
+
 /// inmem: an in-memory key-value database with a REPL, scripts, aliases,
 /// transactions and durable storage.
 ///
@@ -209,6 +228,7 @@ fn main() -> ExitCode {
         return connect(&cli, target);
     }
     let mut options = Options::new(&cli.data_dir);
+    options.release_memory = Some(release_memory);
     options.persistence.fsync = cli.appendfsync;
     options.persistence.snapshot_interval = Duration::from_secs(cli.snapshot_interval);
     options.persistence.compact_threshold = cli.compact_threshold;
