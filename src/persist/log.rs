@@ -12,6 +12,7 @@
 
 use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name};
 use super::disk::{Disk, DiskFile};
+use super::unsynced::Unsynced;
 use crate::engine::{Group, Journal, Mutation};
 use crate::error::CommandError;
 use crate::fsutil;
@@ -68,7 +69,7 @@ struct Io {
     /// Length known to be durable (or, under `no`, fully written).
     good_len: u64,
     /// Bytes written after `good_len`, kept to rewrite them after a failure.
-    unsynced: Vec<u8>,
+    unsynced: Unsynced,
     written_seq: u64,
     synced_seq: u64,
     failure: Option<String>,
@@ -113,15 +114,6 @@ impl std::fmt::Debug for AppendLog {
     }
 }
 
-/// Bytes of rewrite buffer kept between syncs; a burst's larger buffer is released.
-const UNSYNCED_KEPT_CAPACITY: usize = 1 << 20;
-
-/// Empties the rewrite buffer after a sync, giving back memory a burst needed.
-fn forget_unsynced(unsynced: &mut Vec<u8>) {
-    unsynced.clear();
-    unsynced.shrink_to(UNSYNCED_KEPT_CAPACITY);
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -151,7 +143,7 @@ impl AppendLog {
                 file: None,
                 segment: 0,
                 good_len: 0,
-                unsynced: Vec::new(),
+                unsynced: Unsynced::default(),
                 written_seq: next_seq.saturating_sub(1),
                 synced_seq: next_seq.saturating_sub(1),
                 failure: None,
@@ -251,7 +243,7 @@ impl AppendLog {
                 return Ok(());
             }
             let target = SyncTarget {
-                len: io.good_len + io.unsynced.len() as u64,
+                len: io.good_len + io.unsynced.len(),
                 seq: io.written_seq,
             };
             match io.file.clone() {
@@ -308,13 +300,14 @@ impl AppendLog {
                     .collect();
                 return Err(self.fail(io, e));
             }
+            io.unsynced.push(bytes);
         }
         io.written_seq = io.written_seq.max(last_seq);
         // Under `no` only an explicit request (close, exit) fsyncs; the barrier
         // and the background tick never ask.
         if self.policy == Fsync::No && !sync {
-            io.good_len += io.unsynced.len() as u64;
-            forget_unsynced(&mut io.unsynced);
+            io.good_len += io.unsynced.len();
+            io.unsynced.clear();
         }
         Ok(())
     }
@@ -324,14 +317,8 @@ impl AppendLog {
     /// the fsync began stay in the rewrite buffer.
     fn mark_synced(io: &mut Io, target: SyncTarget) {
         if target.len > io.good_len {
-            let done = usize::try_from(target.len - io.good_len)
-                .unwrap_or(usize::MAX)
-                .min(io.unsynced.len());
-            io.unsynced.drain(..done);
+            io.unsynced.forget(target.len - io.good_len);
             io.good_len = target.len;
-        }
-        if io.unsynced.is_empty() {
-            forget_unsynced(&mut io.unsynced);
         }
         io.synced_seq = io.synced_seq.max(target.seq);
     }
@@ -358,11 +345,11 @@ impl AppendLog {
         let redo = std::mem::take(&mut io.unsynced);
         let result = file
             .truncate(good)
-            .and_then(|()| file.write_all(&redo))
+            .and_then(|()| redo.chunks().try_for_each(|chunk| file.write_all(chunk)))
             .and_then(|()| file.sync());
         match result {
             Ok(()) => {
-                io.good_len += redo.len() as u64;
+                io.good_len += redo.len();
                 io.synced_seq = io.written_seq;
                 io.failure = None;
                 Ok(())
@@ -382,9 +369,7 @@ impl AppendLog {
             return Err("no open segment".into());
         };
         file.write_all(bytes)
-            .map_err(|e| format!("write failed: {e}"))?;
-        io.unsynced.extend_from_slice(bytes);
-        Ok(())
+            .map_err(|e| format!("write failed: {e}"))
     }
 
     /// Finishes the current segment (synced) and starts `segment` with its
@@ -392,8 +377,8 @@ impl AppendLog {
     fn open_segment(&self, io: &mut Io, segment: u64) -> Result<(), String> {
         if let Some(file) = io.file.as_ref() {
             file.sync().map_err(|e| format!("fsync failed: {e}"))?;
-            io.good_len += io.unsynced.len() as u64;
-            forget_unsynced(&mut io.unsynced);
+            io.good_len += io.unsynced.len();
+            io.unsynced.clear();
         }
         let path = self.dir.join(segment_name(segment));
         let file: Arc<dyn DiskFile> = self

@@ -13,6 +13,7 @@ pub mod lock;
 pub mod log;
 pub mod recovery;
 pub mod snapshot;
+mod unsynced;
 
 use crate::engine::Engine;
 use crate::fsutil;
