@@ -18,6 +18,8 @@
 #   load 1M: inmem 0.61 s, redis 1.90 s, sqlite 2.40 s -> 3.1x redis, 3.9x sqlite (target 3x, 10x): ...
 #
 # Usage: bench/durability.sh [KEYS] [ROUNDS]      (defaults: 1000000 3)
+# PARTS picks the measurements (default "load restart memory"; restart needs
+# load), e.g. PARTS=memory bench/durability.sh 1000000 5.
 # Installs redis-server, redis-tools and sqlite3 with apt-get when missing.
 # Honours CARGO_TARGET_DIR and REDIS_PORT (default 6399). Works from any
 # directory; removes its temporary files and stops its servers on exit.
@@ -26,6 +28,7 @@ set -euo pipefail
 keys=${1:-1000000}
 rounds=${2:-3}
 port=${REDIS_PORT:-6399}
+parts=${PARTS:-load restart memory}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -35,6 +38,19 @@ die() {
     log "durability.sh: $*"
     exit 1
 }
+
+run_load=false run_restart=false run_memory=false
+for part in $parts; do
+    case $part in
+    load) run_load=true ;;
+    restart) run_restart=true ;;
+    memory) run_memory=true ;;
+    *) die "unknown part '$part' in PARTS (load, restart, memory)" ;;
+    esac
+done
+if $run_restart && ! $run_load; then
+    die "PARTS: restart measures the data the load part writes; add load"
+fi
 
 # --- tools ---------------------------------------------------------------
 
@@ -99,12 +115,14 @@ awk -v n="$keys" 'BEGIN {
         printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
     }
 }' >"$tmp/redis.resp"
-awk -v n="$keys" 'BEGIN {
-    print "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"
-    print "BEGIN;"
-    for (i = 0; i < n; i++) printf "INSERT INTO kv VALUES('\''key:%d'\'','\''value:%d'\'');\n", i, i
-    print "COMMIT;"
-}' >"$tmp/sqlite.sql"
+if $run_load; then
+    awk -v n="$keys" 'BEGIN {
+        print "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"
+        print "BEGIN;"
+        for (i = 0; i < n; i++) printf "INSERT INTO kv VALUES('\''key:%d'\'','\''value:%d'\'');\n", i, i
+        print "COMMIT;"
+    }' >"$tmp/sqlite.sql"
+fi
 
 # --- helpers -------------------------------------------------------------
 
@@ -290,44 +308,65 @@ for ((r = 1; r <= rounds; r++)); do
     order=()
     for ((i = 0; i < 3; i++)); do order+=("${systems[(r - 1 + i) % 3]}"); done
     log "round $r/$rounds (order: ${order[*]})"
-    for s in "${order[@]}"; do
-        "load_$s" "$r"
-        v=load_$s
-        log "  load    $s ${!v} s"
-    done
-    loads_inmem+=("$load_inmem") loads_redis+=("$load_redis") loads_sqlite+=("$load_sqlite")
-    for s in "${order[@]}"; do
-        [[ $s == sqlite ]] && continue
-        "restart_$s" "$r"
-        v=restart_$s
-        log "  restart $s ${!v} s"
-    done
-    restarts_inmem+=("$restart_inmem") restarts_redis+=("$restart_redis")
-    for s in "${order[@]}"; do
-        [[ $s == sqlite ]] && continue
-        "memory_$s" "$r"
-        v=memory_$s
-        log "  memory  $s ${!v} bytes/key"
-    done
-    mems_inmem+=("$memory_inmem") mems_redis+=("$memory_redis")
+    if $run_load; then
+        for s in "${order[@]}"; do
+            "load_$s" "$r"
+            v=load_$s
+            log "  load    $s ${!v} s"
+        done
+        loads_inmem+=("$load_inmem") loads_redis+=("$load_redis") loads_sqlite+=("$load_sqlite")
+    fi
+    if $run_restart; then
+        for s in "${order[@]}"; do
+            [[ $s == sqlite ]] && continue
+            "restart_$s" "$r"
+            v=restart_$s
+            log "  restart $s ${!v} s"
+        done
+        restarts_inmem+=("$restart_inmem") restarts_redis+=("$restart_redis")
+    fi
+    if $run_memory; then
+        for s in "${order[@]}"; do
+            [[ $s == sqlite ]] && continue
+            "memory_$s" "$r"
+            v=memory_$s
+            log "  memory  $s ${!v} bytes/key"
+        done
+        mems_inmem+=("$memory_inmem") mems_redis+=("$memory_redis")
+    fi
+    # The load round's data (which restart reads) is not needed any more.
+    rm -rf "$tmp/inmem-$r" "$tmp/redis-$r"
 done
 
 # --- summary ---------------------------------------------------------------
 
 if ((keys % 1000000 == 0)); then label="$((keys / 1000000))M"; else label=$keys; fi
-li=$(median "${loads_inmem[@]}") lr=$(median "${loads_redis[@]}") ls=$(median "${loads_sqlite[@]}")
-ri=$(median "${restarts_inmem[@]}") rr=$(median "${restarts_redis[@]}")
-mi=$(median "${mems_inmem[@]}") mr=$(median "${mems_redis[@]}")
-x_redis=$(ratio "$lr" "$li") x_sqlite=$(ratio "$ls" "$li") x_restart=$(ratio "$rr" "$ri") x_mem=$(ratio "$mi" "$mr")
-
-echo "runs: load inmem ${loads_inmem[*]} | redis ${loads_redis[*]} | sqlite ${loads_sqlite[*]} (s)"
-echo "runs: restart inmem ${restarts_inmem[*]} | redis ${restarts_redis[*]} (s)"
-echo "runs: memory inmem ${mems_inmem[*]} | redis ${mems_redis[*]} (bytes/key)"
-printf 'load %s: inmem %.2f s, redis %.2f s, sqlite %.2f s -> %sx redis, %sx sqlite (target 3x, 10x): %s, %s\n' \
-    "$label" "$li" "$lr" "$ls" "$x_redis" "$x_sqlite" \
-    "$(verdict "$x_redis" 3 ge)" "$(verdict "$x_sqlite" 10 ge)"
-printf 'restart %s: inmem %.3f s, redis %.3f s -> %sx faster (target 2x): %s\n' \
-    "$label" "$ri" "$rr" "$x_restart" "$(verdict "$x_restart" 2 ge)"
-printf 'memory %s: inmem %.1f bytes/key, redis %.1f bytes/key -> %sx redis (target < 1x): %s\n' \
-    "$label" "$mi" "$mr" "$x_mem" "$(verdict "$x_mem" 1 lt)"
+if $run_load; then
+    li=$(median "${loads_inmem[@]}") lr=$(median "${loads_redis[@]}") ls=$(median "${loads_sqlite[@]}")
+    x_redis=$(ratio "$lr" "$li") x_sqlite=$(ratio "$ls" "$li")
+    echo "runs: load inmem ${loads_inmem[*]} | redis ${loads_redis[*]} | sqlite ${loads_sqlite[*]} (s)"
+fi
+if $run_restart; then
+    ri=$(median "${restarts_inmem[@]}") rr=$(median "${restarts_redis[@]}")
+    x_restart=$(ratio "$rr" "$ri")
+    echo "runs: restart inmem ${restarts_inmem[*]} | redis ${restarts_redis[*]} (s)"
+fi
+if $run_memory; then
+    mi=$(median "${mems_inmem[@]}") mr=$(median "${mems_redis[@]}")
+    x_mem=$(ratio "$mi" "$mr")
+    echo "runs: memory inmem ${mems_inmem[*]} | redis ${mems_redis[*]} (bytes/key)"
+fi
+if $run_load; then
+    printf 'load %s: inmem %.2f s, redis %.2f s, sqlite %.2f s -> %sx redis, %sx sqlite (target 3x, 10x): %s, %s\n' \
+        "$label" "$li" "$lr" "$ls" "$x_redis" "$x_sqlite" \
+        "$(verdict "$x_redis" 3 ge)" "$(verdict "$x_sqlite" 10 ge)"
+fi
+if $run_restart; then
+    printf 'restart %s: inmem %.3f s, redis %.3f s -> %sx faster (target 2x): %s\n' \
+        "$label" "$ri" "$rr" "$x_restart" "$(verdict "$x_restart" 2 ge)"
+fi
+if $run_memory; then
+    printf 'memory %s: inmem %.1f bytes/key, redis %.1f bytes/key -> %sx redis (target < 1x): %s\n' \
+        "$label" "$mi" "$mr" "$x_mem" "$(verdict "$x_mem" 1 lt)"
+fi
 echo "(medians of $rounds rounds; load and restart are wall times including process start and exit)"
