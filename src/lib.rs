@@ -68,9 +68,9 @@ pub struct Options {
     pub command_log: Option<cmdlog::LogSettings>,
     /// Hands memory the allocator keeps after frees back to the operating
     /// system. The background thread calls it once after each stretch of
-    /// writes, when the log has gone quiet (see [`Quiet`]); the binary passes
-    /// its allocator's collect, since an allocator that returns memory only
-    /// when it is next called would keep a burst's buffers while idle.
+    /// writes, at the first tick that adds no record to the log; the binary
+    /// passes its allocator's collect, since an allocator that returns memory
+    /// only when it is next called would keep a burst's buffers while idle.
     pub release_memory: Option<fn()>,
 }
 
