@@ -490,13 +490,32 @@ fn client_list_and_kill_see_other_connections() {
     let Frame::Integer(b_id) = b.call(&["CLIENT", "ID"]) else {
         panic!()
     };
+    assert_eq!(b.call(&["GET", "missing"]), Frame::Null);
     let Frame::Bulk(list) = a.call(&["CLIENT", "LIST"]) else {
         panic!()
     };
     let list = String::from_utf8(list).unwrap();
+    let line_of = |id: &str| {
+        list.lines()
+            .find(|line| line.starts_with(&format!("id={id} ")))
+            .unwrap_or_else(|| panic!("no client {id} in {list}"))
+            .to_string()
+    };
+    let b_line = line_of(&b_id.to_string());
     assert!(
-        list.contains(&format!("id={b_id} ")) && list.contains("name=victim"),
-        "{list}"
+        b_line.contains("name=victim") && b_line.contains(" cmd=get "),
+        "the other client's last command is shown: {b_line}"
+    );
+    let Frame::Integer(a_id) = a.call(&["CLIENT", "ID"]) else {
+        panic!()
+    };
+    let Frame::Bulk(mine) = a.call(&["CLIENT", "INFO"]) else {
+        panic!()
+    };
+    let mine = String::from_utf8(mine).unwrap();
+    assert!(
+        mine.starts_with(&format!("id={a_id} ")) && mine.contains(" cmd=client "),
+        "a client sees its current command: {mine}"
     );
     assert_eq!(
         a.call(&["CLIENT", "KILL", "ID", &b_id.to_string()]),
