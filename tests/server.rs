@@ -311,6 +311,37 @@ fn many_concurrent_clients_write_without_loss() {
 }
 
 #[test]
+fn concurrent_clients_under_always_are_all_answered_and_survive_kill_9() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &["--appendfsync", "always", "--threads", "2"]);
+    let port = server.port;
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let mut con = client.get_connection().unwrap();
+                for i in 0..150 {
+                    let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Every reply above was an acknowledgement: each write was fsynced first.
+    assert!(!server.signal("KILL").success());
+    let server = Server::start(dir.path(), &[]);
+    let mut con = server.connect();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 16 * 150);
+    for t in 0..16 {
+        let last: i64 = con.get(format!("t{t}:149")).unwrap();
+        assert_eq!(last, 149);
+    }
+}
+
+#[test]
 fn thousands_of_connections_are_served_at_once() {
     let dir = dir();
     let server = Server::start(dir.path(), &[]);
