@@ -17,7 +17,7 @@ mod watch;
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink};
+pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionImage, PartitionSink};
 pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
@@ -883,7 +883,7 @@ impl Engine {
 
     /// Starts a snapshot: fixes the journal sequence it covers and marks every
     /// partition pending. From now on the first change to a partition hands its
-    /// old contents to `sink`; [`Engine::dump_next`] hands over the rest.
+    /// old contents to `sink`; [`Engine::take_pending`] hands over the rest.
     /// Returns `None` when a snapshot is already running.
     pub fn begin_snapshot(&self, sink: Box<dyn PartitionSink>) -> Option<SnapshotStart> {
         let mut data = self.lock();
@@ -900,16 +900,15 @@ impl Engine {
         Some(SnapshotStart { seq, keys })
     }
 
-    /// Hands one pending partition to the snapshot; false when none is left.
-    pub fn dump_next(&self) -> bool {
+    /// Takes one pending partition for the running snapshot, to be serialized
+    /// after the engine's lock is released (the lock is held only to take a
+    /// reference); `None` when none is left.
+    pub fn take_pending(&self) -> Option<PartitionImage> {
         let mut data = self.lock();
-        let data = &mut *data;
-        let Some(sink) = data.snapshot.as_mut() else {
-            return false;
-        };
+        data.snapshot.as_ref()?;
         data.namespaces
             .iter_mut()
-            .any(|(name, keyspace)| keyspace.dump_next_pending(name, &mut *sink.0))
+            .find_map(|(name, keyspace)| keyspace.take_next_pending(name))
     }
 
     /// Ends the running snapshot (after every partition was dumped, or to abandon it).

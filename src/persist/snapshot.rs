@@ -69,8 +69,9 @@ const SPARE_BUFFERS: usize = 8;
 struct ChunkSink(Arc<Mutex<Queue>>);
 
 impl PartitionSink for ChunkSink {
-    /// Runs under the engine's lock, so it only copies: the frame's checksum
-    /// is computed by the snapshot thread afterwards ([`seal`]).
+    /// Runs under the engine's lock when a writer hands over a partition, so
+    /// it only copies: the frame's checksum is computed by the snapshot thread
+    /// afterwards ([`seal`]). The snapshot thread runs it too, unlocked.
     fn dump(
         &mut self,
         namespace: &str,
@@ -214,7 +215,7 @@ fn write_temp(
     disk: &dyn Disk,
     temp: &Path,
     start: SnapshotStart,
-    queue: &Mutex<Queue>,
+    queue: &Arc<Mutex<Queue>>,
 ) -> Result<Output, String> {
     let file = disk
         .create(temp)
@@ -225,9 +226,13 @@ fn write_temp(
         chunks: 0,
     };
     out.write(&header(engine.now(), start.seq, start.keys))?;
-    // Each dump holds the engine's lock for one partition only; the file is
-    // written with the lock released.
-    while engine.dump_next() {
+    // The engine's lock is held only to take each partition; it is
+    // serialized, and the file written, with the lock released.
+    let mut sink = ChunkSink(queue.clone());
+    while let Some(partition) = engine.take_pending() {
+        partition.dump_to(&mut sink);
+        // Let go before writing, so writers stop copying the partition to change it.
+        drop(partition);
         out.drain(queue)?;
     }
     out.drain(queue)?;
