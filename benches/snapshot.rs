@@ -24,7 +24,8 @@
 //! acknowledgements are timed separately (`ack` columns): under `everysec` one
 //! must never wait for the background fsync, which runs every second. In
 //! `hot-noack` only the background thread writes the log, once a second, so a
-//! second of records piles up in memory between its writes.
+//! second of records piles up in memory between its writes; that memory is
+//! the log's, so the extra-memory verdict leaves that scenario out.
 //!
 //! Puts over 1 ms are classified with the threads' `/proc/.../schedstat`:
 //! `preempted` when the writer or the saving thread (which may hold the
@@ -217,8 +218,12 @@ impl SchedStat {
 /// Puts slower than this are classified with the threads' scheduler statistics.
 const SLOW: Duration = Duration::from_millis(1);
 
+/// Puts between readings of the threads' scheduler statistics (outside the
+/// timed region), so a slow put is judged over a window this short.
+const PROBE_EVERY: u64 = 100;
+
 /// Why a slow put was slow, judged over the window since the last reading
-/// (at most [`ACK_EVERY`] puts earlier).
+/// (at most [`PROBE_EVERY`] puts earlier).
 #[derive(Clone, Copy)]
 enum Cause {
     /// The writer, or the thread running `save` (possibly holding the engine's
@@ -241,6 +246,11 @@ struct Phase {
     /// Puts slower than [`SLOW`], and the longest, by cause.
     slow: [u64; CAUSES],
     worst: [u64; CAUSES],
+    /// The longest slow put less the writer's own wait for a CPU in its
+    /// window: the part of a stall that the database, not the scheduler's
+    /// treatment of the writer, is responsible for (a lock held by a thread
+    /// that was preempted still counts).
+    worst_less_own_wait: u64,
 }
 
 impl Phase {
@@ -250,12 +260,8 @@ impl Phase {
             acks: Histogram::new(),
             slow: [0; CAUSES],
             worst: [0; CAUSES],
+            worst_less_own_wait: 0,
         }
-    }
-
-    /// The longest slow put not caused by the scheduler.
-    fn worst_unexplained(&self) -> u64 {
-        self.worst[Cause::OnCpu as usize].max(self.worst[Cause::Blocked as usize])
     }
 }
 
@@ -330,11 +336,14 @@ fn writer(
             };
             stats.slow[cause as usize] += 1;
             stats.worst[cause as usize] = stats.worst[cause as usize].max(took);
+            stats.worst_less_own_wait = stats.worst_less_own_wait.max(took.saturating_sub(waited));
         }
         if scenario.acks && n.is_multiple_of(ACK_EVERY) {
             let started = Instant::now();
             db.acknowledge().expect("acknowledge");
             stats.acks.record(started.elapsed().as_nanos() as u64);
+        }
+        if n.is_multiple_of(PROBE_EVERY) {
             own.delta();
             other.delta();
         }
@@ -434,6 +443,9 @@ fn summary(rounds: &[Round]) {
         row("longest stall during save, ms", &|r| {
             ms(r.writes.snapshot.latency.max)
         });
+        row("  same, less the writer's CPU wait", &|r| {
+            ms(r.writes.snapshot.worst_less_own_wait)
+        });
         row("longest stall in the second before", &|r| {
             ms(r.writes.baseline.latency.max)
         });
@@ -449,6 +461,14 @@ fn summary(rounds: &[Round]) {
         row("save, ms", &|r| {
             format!("{:.0}", r.snapshot.as_secs_f64() * 1e3)
         });
+        if scenario.acks {
+            row("longest ack during save, ms", &|r| {
+                ms(r.writes.snapshot.acks.max)
+            });
+            row("longest ack in the second before, ms", &|r| {
+                ms(r.writes.baseline.acks.max)
+            });
+        }
     }
     println!();
 }
@@ -583,18 +603,26 @@ fn main() {
             .unwrap_or(0)
     };
     let worst_stall = worst(|p| p.latency.max);
-    let worst_unexplained = worst(Phase::worst_unexplained);
+    let worst_unexplained = worst(|p| p.worst_less_own_wait);
     let worst_baseline = rounds
         .iter()
         .map(|r| r.writes.baseline.latency.max)
         .max()
         .unwrap_or(0);
-    let worst_extra = rounds.iter().map(Round::extra_pct).fold(0.0_f64, f64::max);
+    // Without acknowledgements up to a second of log records waits in memory
+    // (tens of MiB at this rate), and where the background write falls in
+    // each phase decides the difference: that scenario's extra memory is the
+    // log's, shown in the summary, not judged as the snapshot's.
+    let worst_extra = rounds
+        .iter()
+        .filter(|r| r.scenario.acks)
+        .map(Round::extra_pct)
+        .fold(0.0_f64, f64::max);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let target_ns = MAX_STALL_TARGET.as_nanos() as u64;
     println!(
         "longest writer stall during a snapshot: {:.3} ms (target <= {} ms): {} \
-         (longest without a snapshot: {:.3} ms; longest not explained by the scheduler: {:.3} ms: {})",
+         (longest without a snapshot: {:.3} ms; longest less the writer's own wait for a CPU: {:.3} ms: {})",
         worst_stall as f64 / 1e6,
         MAX_STALL_TARGET.as_millis(),
         verdict(worst_stall <= target_ns),
@@ -613,7 +641,7 @@ fn main() {
         worst_ack as f64 / 1e6
     );
     println!(
-        "largest extra memory during a snapshot: {worst_extra:.1}% of RSS before it (target < {EXTRA_MEMORY_TARGET_PCT}%): {}",
+        "largest extra memory during a snapshot (acknowledging writers): {worst_extra:.1}% of RSS before it (target < {EXTRA_MEMORY_TARGET_PCT}%): {}",
         verdict(worst_extra < EXTRA_MEMORY_TARGET_PCT)
     );
     db.close().expect("close");
