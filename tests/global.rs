@@ -737,15 +737,19 @@ fn a_snapshot_sees_swapped_and_flushed_namespaces_as_they_were_when_it_began() {
         assert_eq!(start.keys, 6000);
         // Part of it is copied, then the namespaces change under it.
         let mut taker = sink.clone();
-        for _ in 0..300 {
-            engine.take_pending().unwrap().dump_to(&mut taker);
+        for _ in 0..30 {
+            let taken = engine.take_pending(10);
+            assert_eq!(taken.len(), 10);
+            taken.iter().for_each(|p| p.dump_to(&mut taker));
         }
         engine.run_global("0", &op).unwrap();
         engine.run("0", &put("a1", "changed", None)).unwrap();
         engine.run("1", &put("b1", "changed", None)).unwrap();
-        while let Some(partition) = engine.take_pending() {
-            partition.dump_to(&mut taker);
-        }
+        engine
+            .take_pending(usize::MAX)
+            .iter()
+            .for_each(|p| p.dump_to(&mut taker));
+        assert!(engine.take_pending(1).is_empty());
         engine.end_snapshot();
         assert_eq!(*sink.0.lock().unwrap(), at_start, "{op:?}");
     }
@@ -761,7 +765,7 @@ fn writes_to_the_partition_the_snapshot_thread_is_serializing_stay_out_of_the_sn
     let sink = Collect::default();
     engine.begin_snapshot(Box::new(sink.clone())).unwrap();
     // The snapshot thread has taken a partition and not serialized it yet.
-    let taken = engine.take_pending().unwrap();
+    let [taken] = <[_; 1]>::try_from(engine.take_pending(1)).unwrap();
     let mut keys = Collect::default();
     taken.dump_to(&mut keys);
     let keys: Vec<String> = keys.0.lock().unwrap()["0"].keys().cloned().collect();
@@ -782,9 +786,10 @@ fn writes_to_the_partition_the_snapshot_thread_is_serializing_stay_out_of_the_sn
     let mut taker = sink.clone();
     taken.dump_to(&mut taker);
     drop(taken);
-    while let Some(partition) = engine.take_pending() {
-        partition.dump_to(&mut taker);
-    }
+    engine
+        .take_pending(usize::MAX)
+        .iter()
+        .for_each(|p| p.dump_to(&mut taker));
     engine.end_snapshot();
     assert_eq!(*sink.0.lock().unwrap(), at_start);
 }

@@ -84,7 +84,7 @@ impl Partition {
 /// the partition meanwhile change their own copy, never this.
 #[derive(Debug)]
 pub struct PartitionImage {
-    namespace: String,
+    namespace: Arc<str>,
     map: Arc<Map>,
 }
 
@@ -365,16 +365,21 @@ impl Keyspace {
         }
     }
 
-    /// Takes the next pending partition for the snapshot thread, which
-    /// serializes it after releasing the engine's lock: only its mark is
-    /// cleared and a reference taken here. `None` when none is left.
-    pub fn take_next_pending(&mut self, namespace: &str) -> Option<PartitionImage> {
-        let part = self.parts.iter_mut().find(|p| p.pending)?;
-        part.pending = false;
-        Some(PartitionImage {
-            namespace: namespace.to_string(),
-            map: part.map.clone(),
-        })
+    /// Moves pending partitions into `taken` until it holds `max`, for the
+    /// snapshot thread, which serializes them after releasing the engine's
+    /// lock: only their marks are cleared and references taken here.
+    pub fn take_pending(&mut self, namespace: &str, max: usize, taken: &mut Vec<PartitionImage>) {
+        let mut name: Option<Arc<str>> = None;
+        for part in self.parts.iter_mut().filter(|p| p.pending) {
+            if taken.len() >= max {
+                return;
+            }
+            part.pending = false;
+            taken.push(PartitionImage {
+                namespace: name.get_or_insert_with(|| Arc::from(namespace)).clone(),
+                map: part.map.clone(),
+            });
+        }
     }
 
     /// Dumps every pending partition (before a change that touches them all).
@@ -596,6 +601,14 @@ mod tests {
         }
     }
 
+    /// What the snapshot thread takes in one hold of the lock.
+    fn take(ks: &mut Keyspace, max: usize) -> Vec<PartitionImage> {
+        let mut taken = Vec::new();
+        ks.take_pending("0", max, &mut taken);
+        assert!(taken.len() <= max);
+        taken
+    }
+
     fn put(key: &str, value: &str) -> Mutation {
         Mutation::Put {
             key: key.as_bytes().into(),
@@ -625,7 +638,7 @@ mod tests {
             Some(("0", &mut sink)),
         );
         // ...and the snapshot thread dumps whatever is left.
-        while let Some(image) = ks.take_next_pending("0") {
+        for image in take(&mut ks, PARTITIONS) {
             image.dump_to(&mut sink);
         }
         assert_eq!(sink.1, PARTITIONS, "every partition dumped exactly once");
@@ -670,7 +683,7 @@ mod tests {
         ks.apply(put(&keys_in(1, "k", 1)[0], "elsewhere"));
         ks.mark_pending();
         // The snapshot thread takes partition 0 and starts serializing it...
-        let image = ks.take_next_pending("0").unwrap();
+        let [image] = <[_; 1]>::try_from(take(&mut ks, 1)).unwrap();
         let mut before = Image::default();
         image.dump_to(&mut before);
         assert_eq!(before.0.len(), 4);
@@ -731,7 +744,7 @@ mod tests {
         let mut sink = Collect::default();
         ks.apply_with(Mutation::Clear, None, Some(("0", &mut sink)));
         assert_eq!(sink.0.len(), 100);
-        assert!(ks.take_next_pending("0").is_none());
+        assert!(take(&mut ks, 1).is_empty());
         assert_eq!(ks.stored_len(), 0);
     }
 

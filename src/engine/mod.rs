@@ -900,15 +900,19 @@ impl Engine {
         Some(SnapshotStart { seq, keys })
     }
 
-    /// Takes one pending partition for the running snapshot, to be serialized
-    /// after the engine's lock is released (the lock is held only to take a
-    /// reference); `None` when none is left.
-    pub fn take_pending(&self) -> Option<PartitionImage> {
+    /// Takes up to `max` pending partitions for the running snapshot, to be
+    /// serialized after the engine's lock is released (the lock is held only
+    /// to take references); empty when none is left.
+    pub fn take_pending(&self, max: usize) -> Vec<PartitionImage> {
+        // Allocated before locking, for the usual handful.
+        let mut taken = Vec::with_capacity(max.min(keyspace::PARTITIONS));
         let mut data = self.lock();
-        data.snapshot.as_ref()?;
-        data.namespaces
-            .iter_mut()
-            .find_map(|(name, keyspace)| keyspace.take_next_pending(name))
+        if data.snapshot.is_some() {
+            for (name, keyspace) in &mut data.namespaces {
+                keyspace.take_pending(name, max, &mut taken);
+            }
+        }
+        taken
     }
 
     /// Ends the running snapshot (after every partition was dumped, or to abandon it).

@@ -66,6 +66,13 @@ struct Queue {
 /// Emptied chunk buffers kept for reuse.
 const SPARE_BUFFERS: usize = 8;
 
+/// Partitions the snapshot thread takes per hold of the engine's lock. Fewer,
+/// still short, holds make it rarer that the thread is preempted while
+/// holding the lock, which would stall every writer for a scheduler quantum;
+/// a writer changing a taken partition copies it, so at most this many
+/// partitions are copied at once.
+const TAKE_AT_ONCE: usize = 16;
+
 struct ChunkSink(Arc<Mutex<Queue>>);
 
 impl PartitionSink for ChunkSink {
@@ -226,17 +233,28 @@ fn write_temp(
         chunks: 0,
     };
     out.write(&header(engine.now(), start.seq, start.keys))?;
-    // The engine's lock is held only to take each partition; it is
-    // serialized, and the file written, with the lock released.
-    let mut sink = ChunkSink(queue.clone());
-    while let Some(partition) = engine.take_pending() {
-        partition.dump_to(&mut sink);
-        // Let go before writing, so writers stop copying the partition to change it.
-        drop(partition);
+    // The engine's lock is held only to take partitions; they are serialized,
+    // and the file written, with the lock released. This thread serializes
+    // into a queue of its own, so writers never wait for it there either.
+    let own = Arc::new(Mutex::new(Queue::default()));
+    let mut sink = ChunkSink(own.clone());
+    loop {
+        let taken = engine.take_pending(TAKE_AT_ONCE);
+        if taken.is_empty() {
+            break;
+        }
+        // Each partition is let go once serialized, so writers stop copying it to change it.
+        for partition in taken {
+            partition.dump_to(&mut sink);
+            out.drain(&own)?;
+        }
         out.drain(queue)?;
     }
     out.drain(queue)?;
-    let entries = queue.lock().unwrap_or_else(|p| p.into_inner()).entries;
+    let entries = [&own, queue]
+        .iter()
+        .map(|q| q.lock().unwrap_or_else(|p| p.into_inner()).entries)
+        .sum::<u64>();
     if entries != start.keys {
         return Err(format!(
             "snapshot holds {entries} keys but {} were expected",
