@@ -45,6 +45,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The allocator the `inmem` binary uses, so memory and stalls are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keys loaded before the snapshots.
 const KEYS: u64 = 1_000_000;
 /// How long the writer runs before each snapshot, for the baseline numbers.
