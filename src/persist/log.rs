@@ -217,6 +217,19 @@ impl AppendLog {
         lock(&self.io).synced_seq
     }
 
+    /// Bytes of records that an fsync now would have to bring to disk, at
+    /// least: written since the last fsync, or still waiting in memory.
+    /// Under `no` written bytes are not tracked, so only those waiting count.
+    pub fn unsynced_bytes(&self) -> u64 {
+        let written = lock(&self.io).unsynced.len();
+        let waiting: usize = lock(&self.pending)
+            .chunks
+            .iter()
+            .map(|(_, bytes)| bytes.len())
+            .sum();
+        (written + waiting) as u64
+    }
+
     /// Makes every record so far safe to acknowledge: written to the operating
     /// system, and under `always` also fsynced.
     pub fn barrier(&self) -> Result<(), String> {
