@@ -72,8 +72,9 @@ struct Partition {
 }
 
 impl Partition {
-    /// The entries, to change them: copied first when a snapshot thread is
-    /// still serializing them (at most the one partition it is working on).
+    /// The entries, to change them: copied first when the snapshot thread
+    /// still holds them (only the few partitions it has taken and not yet
+    /// serialized).
     fn map_mut(&mut self) -> &mut Map {
         Arc::make_mut(&mut self.map)
     }

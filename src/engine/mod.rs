@@ -909,6 +909,9 @@ impl Engine {
         let mut data = self.lock();
         if data.snapshot.is_some() {
             for (name, keyspace) in &mut data.namespaces {
+                if taken.len() >= max {
+                    break;
+                }
                 keyspace.take_pending(name, max, &mut taken);
             }
         }

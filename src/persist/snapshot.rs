@@ -235,7 +235,8 @@ fn write_temp(
     out.write(&header(engine.now(), start.seq, start.keys))?;
     // The engine's lock is held only to take partitions; they are serialized,
     // and the file written, with the lock released. This thread serializes
-    // into a queue of its own, so writers never wait for it there either.
+    // into a queue of its own: it locks the writers' queue only for the
+    // moment it takes their chunks.
     let own = Arc::new(Mutex::new(Queue::default()));
     let mut sink = ChunkSink(own.clone());
     loop {
@@ -243,9 +244,10 @@ fn write_temp(
         if taken.is_empty() {
             break;
         }
-        // Each partition is let go once serialized, so writers stop copying it to change it.
         for partition in taken {
             partition.dump_to(&mut sink);
+            // Let go before writing, so writers stop copying it to change it.
+            drop(partition);
             out.drain(&own)?;
         }
         out.drain(queue)?;
