@@ -24,6 +24,7 @@ const FIELD: usize = 8;
 ///
 /// Two `Packed` are equal, and hash alike, when their keys are: a table of
 /// them is a map from key to the rest.
+#[derive(Clone)]
 pub struct Packed(Box<[u8]>);
 
 /// Where the parts of a packed entry are.
