@@ -16,12 +16,16 @@
 //! Scenarios: `uniform` overwrites random keys among all 1,000,000 (so the
 //! writer itself hands almost every partition to the snapshot at the start),
 //! `hot` overwrites random keys among 100 (so the snapshot thread serializes
-//! nearly every partition, competing with the writer for the engine's lock).
+//! nearly every partition while the writer keeps changing a few of them),
+//! `hot-noack` is `hot` with a writer that never acknowledges.
 //!
 //! The writer acknowledges (writes the log to the OS) every 1,000 puts, outside
 //! the timed region, as script mode does when its output buffer fills. Those
 //! acknowledgements are timed separately (`ack` columns): under `everysec` one
-//! must never wait for the background fsync, which runs every second.
+//! must never wait for the background fsync, which runs every second. In
+//! `hot-noack` only the background thread writes the log, once a second, so a
+//! second of records piles up in memory between its writes; that memory is
+//! the log's, so the extra-memory verdict leaves that scenario out.
 //!
 //! Puts over 1 ms are classified with the threads' `/proc/.../schedstat`:
 //! `preempted` when the writer or the saving thread (which may hold the
@@ -31,7 +35,13 @@
 //! the last lines give the raw verdict and the one without preemption.
 //!
 //! Targets (from the issue): longest writer stall <= 5 ms, extra memory < 25%
-//! of the resident size before the snapshot.
+//! of the resident size before the snapshot. The summary at the end gives, per
+//! scenario and round, the longest stall, the p99 and the extra memory during
+//! the snapshot. `SNAPSHOT_ROUNDS=N` changes the rounds per scenario.
+//!
+//! It runs on the system allocator. Under mimalloc (the binary's) the
+//! resident size swung by up to 100 MiB between phases whether or not a
+//! snapshot ran, which drowns the extra-memory measure; stalls were alike.
 
 use inmem::command::Op;
 use inmem::{Db, Options};
@@ -43,7 +53,7 @@ use std::time::{Duration, Instant};
 const KEYS: u64 = 1_000_000;
 /// How long the writer runs before each snapshot, for the baseline numbers.
 const BEFORE: Duration = Duration::from_secs(1);
-/// Rounds per scenario.
+/// Rounds per scenario, unless `SNAPSHOT_ROUNDS` says otherwise.
 const ROUNDS: usize = 3;
 /// Puts between acknowledgements.
 const ACK_EVERY: u64 = 1_000;
@@ -212,8 +222,12 @@ impl SchedStat {
 /// Puts slower than this are classified with the threads' scheduler statistics.
 const SLOW: Duration = Duration::from_millis(1);
 
+/// Puts between readings of the threads' scheduler statistics (outside the
+/// timed region), so a slow put is judged over a window this short.
+const PROBE_EVERY: u64 = 100;
+
 /// Why a slow put was slow, judged over the window since the last reading
-/// (at most [`ACK_EVERY`] puts earlier).
+/// (at most [`PROBE_EVERY`] puts earlier).
 #[derive(Clone, Copy)]
 enum Cause {
     /// The writer, or the thread running `save` (possibly holding the engine's
@@ -236,6 +250,11 @@ struct Phase {
     /// Puts slower than [`SLOW`], and the longest, by cause.
     slow: [u64; CAUSES],
     worst: [u64; CAUSES],
+    /// The longest slow put less the writer's own wait for a CPU in its
+    /// window: the part of a stall that the database, not the scheduler's
+    /// treatment of the writer, is responsible for (a lock held by a thread
+    /// that was preempted still counts).
+    worst_less_own_wait: u64,
 }
 
 impl Phase {
@@ -245,12 +264,8 @@ impl Phase {
             acks: Histogram::new(),
             slow: [0; CAUSES],
             worst: [0; CAUSES],
+            worst_less_own_wait: 0,
         }
-    }
-
-    /// The longest slow put not caused by the scheduler.
-    fn worst_unexplained(&self) -> u64 {
-        self.worst[Cause::OnCpu as usize].max(self.worst[Cause::Blocked as usize])
     }
 }
 
@@ -260,9 +275,43 @@ struct Writes {
     snapshot: Phase,
 }
 
-/// Puts random keys among the first `key_range` until told to stop.
+/// What the writer does in a scenario.
+#[derive(Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    /// Keys overwritten: random ones among the first `key_range`.
+    key_range: u64,
+    /// Whether the writer acknowledges every [`ACK_EVERY`] puts.
+    acks: bool,
+}
+
+const SCENARIOS: [Scenario; 3] = [
+    Scenario {
+        name: "uniform",
+        key_range: KEYS,
+        acks: true,
+    },
+    Scenario {
+        name: "hot",
+        key_range: 100,
+        acks: true,
+    },
+    Scenario {
+        name: "hot-noack",
+        key_range: 100,
+        acks: false,
+    },
+];
+
+/// Puts random keys of the scenario until told to stop.
 /// `saver` is the schedstat path of the thread that runs `save`.
-fn writer(db: Arc<Db>, phase: Arc<AtomicU8>, key_range: u64, seed: u64, saver: String) -> Writes {
+fn writer(
+    db: Arc<Db>,
+    phase: Arc<AtomicU8>,
+    scenario: Scenario,
+    seed: u64,
+    saver: String,
+) -> Writes {
     let mut phases = [Phase::new(), Phase::new()];
     let mut own = SchedStat::this_thread();
     let mut other = SchedStat::of(saver);
@@ -273,7 +322,7 @@ fn writer(db: Arc<Db>, phase: Arc<AtomicU8>, key_range: u64, seed: u64, saver: S
         if current == STOP {
             break;
         }
-        let op = put(next_random(&mut random) % key_range, n);
+        let op = put(next_random(&mut random) % scenario.key_range, n);
         let started = Instant::now();
         db.engine().run("0", &op).expect("put");
         let took = started.elapsed().as_nanos() as u64;
@@ -291,11 +340,14 @@ fn writer(db: Arc<Db>, phase: Arc<AtomicU8>, key_range: u64, seed: u64, saver: S
             };
             stats.slow[cause as usize] += 1;
             stats.worst[cause as usize] = stats.worst[cause as usize].max(took);
+            stats.worst_less_own_wait = stats.worst_less_own_wait.max(took.saturating_sub(waited));
         }
-        if n.is_multiple_of(ACK_EVERY) {
+        if scenario.acks && n.is_multiple_of(ACK_EVERY) {
             let started = Instant::now();
             db.acknowledge().expect("acknowledge");
             stats.acks.record(started.elapsed().as_nanos() as u64);
+        }
+        if n.is_multiple_of(PROBE_EVERY) {
             own.delta();
             other.delta();
         }
@@ -318,7 +370,7 @@ fn sampler(phase: Arc<AtomicU8>, page: u64, peaks: Arc<[AtomicU64; 2]>) {
 }
 
 struct Round {
-    scenario: &'static str,
+    scenario: Scenario,
     round: usize,
     snapshot: Duration,
     file_bytes: u64,
@@ -337,7 +389,7 @@ impl Round {
     }
 }
 
-fn run_round(db: &Arc<Db>, scenario: &'static str, key_range: u64, round: usize) -> Round {
+fn run_round(db: &Arc<Db>, scenario: Scenario, round: usize) -> Round {
     let page = page_size();
     let phase = Arc::new(AtomicU8::new(BASELINE));
     let peaks = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -347,9 +399,9 @@ fn run_round(db: &Arc<Db>, scenario: &'static str, key_range: u64, round: usize)
     };
     let writing = {
         let (db, phase) = (db.clone(), phase.clone());
-        let seed = 0x9E37_79B9_7F4A_7C15 ^ (round as u64 * 7919 + key_range);
+        let seed = 0x9E37_79B9_7F4A_7C15 ^ (round as u64 * 7919 + scenario.key_range);
         let saver = SchedStat::this_thread().path;
-        std::thread::spawn(move || writer(db, phase, key_range, seed, saver))
+        std::thread::spawn(move || writer(db, phase, scenario, seed, saver))
     };
     std::thread::sleep(BEFORE);
     phase.store(SNAPSHOT, Ordering::Relaxed);
@@ -377,6 +429,52 @@ fn us(ns: u64) -> String {
 
 fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1 << 20) as f64)
+}
+
+/// Per scenario, one number per round: what the issue's targets are about.
+fn summary(rounds: &[Round]) {
+    println!("summary, one column per round:");
+    for scenario in SCENARIOS {
+        let mine: Vec<&Round> = rounds
+            .iter()
+            .filter(|r| r.scenario.name == scenario.name)
+            .collect();
+        let row = |what: &str, f: &dyn Fn(&Round) -> String| {
+            let cells: Vec<String> = mine.iter().map(|r| format!("{:>7}", f(r))).collect();
+            println!("{:<9} {what:<34} {}", scenario.name, cells.join(" "));
+        };
+        let ms = |ns: u64| format!("{:.2}", ns as f64 / 1e6);
+        row("longest stall during save, ms", &|r| {
+            ms(r.writes.snapshot.latency.max)
+        });
+        row("  same, less the writer's CPU wait", &|r| {
+            ms(r.writes.snapshot.worst_less_own_wait)
+        });
+        row("longest stall in the second before", &|r| {
+            ms(r.writes.baseline.latency.max)
+        });
+        row("p99 put during save, us", &|r| {
+            us(r.writes.snapshot.latency.quantile(0.99))
+        });
+        row("p99 put in the second before, us", &|r| {
+            us(r.writes.baseline.latency.quantile(0.99))
+        });
+        row("extra memory during save, %", &|r| {
+            format!("{:.1}", r.extra_pct())
+        });
+        row("save, ms", &|r| {
+            format!("{:.0}", r.snapshot.as_secs_f64() * 1e3)
+        });
+        if scenario.acks {
+            row("longest ack during save, ms", &|r| {
+                ms(r.writes.snapshot.acks.max)
+            });
+            row("longest ack in the second before, ms", &|r| {
+                ms(r.writes.baseline.acks.max)
+            });
+        }
+    }
+    println!();
 }
 
 fn main() {
@@ -411,21 +509,25 @@ fn main() {
         BEFORE.as_millis()
     );
 
+    let rounds_per_scenario = std::env::var("SNAPSHOT_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUNDS);
     let mut rounds = Vec::new();
-    for (scenario, key_range) in [("uniform", KEYS), ("hot", 100)] {
-        for round in 1..=ROUNDS {
-            rounds.push(run_round(&db, scenario, key_range, round));
+    for scenario in SCENARIOS {
+        for round in 1..=rounds_per_scenario {
+            rounds.push(run_round(&db, scenario, round));
         }
     }
 
     println!(
-        "{:<8} {:>2} | {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8}",
+        "{:<9} {:>2} | {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8}",
         "scenario", "#", "save ms", "file MiB", "RSS MiB", "peak MiB", "extra", "extra%"
     );
     for r in &rounds {
         println!(
-            "{:<8} {:>2} | {:>8.1} {:>8} | {:>8} {:>8} {:>8} {:>7.1}%",
-            r.scenario,
+            "{:<9} {:>2} | {:>8.1} {:>8} | {:>8} {:>8} {:>8} {:>7.1}%",
+            r.scenario.name,
             r.round,
             r.snapshot.as_secs_f64() * 1e3,
             mib(r.file_bytes),
@@ -441,7 +543,7 @@ fn main() {
     );
 
     println!(
-        "{:<8} {:>2} {:<4} | {:>8} | {:>7} {:>7} {:>7} {:>8} {:>9} | {:>17} {:>17} {:>17} | {:>8} {:>8}",
+        "{:<9} {:>2} {:<4} | {:>8} | {:>7} {:>7} {:>7} {:>8} {:>9} | {:>17} {:>17} {:>17} | {:>8} {:>8}",
         "scenario",
         "#",
         "",
@@ -469,8 +571,8 @@ fn main() {
                 }
             };
             println!(
-                "{:<8} {:>2} {:<4} | {:>8} | {:>7} {:>7} {:>7} {:>8} {:>9} | {:>17} {:>17} {:>17} | {:>8} {:>8}",
-                r.scenario,
+                "{:<9} {:>2} {:<4} | {:>8} | {:>7} {:>7} {:>7} {:>8} {:>9} | {:>17} {:>17} {:>17} | {:>8} {:>8}",
+                r.scenario.name,
                 r.round,
                 name,
                 h.total,
@@ -495,6 +597,8 @@ fn main() {
          for half the put's time (the scheduler's doing); on-cpu = the writer was running; blocked = it slept\n"
     );
 
+    summary(&rounds);
+
     let worst = |f: fn(&Phase) -> u64| {
         rounds
             .iter()
@@ -503,18 +607,26 @@ fn main() {
             .unwrap_or(0)
     };
     let worst_stall = worst(|p| p.latency.max);
-    let worst_unexplained = worst(Phase::worst_unexplained);
+    let worst_unexplained = worst(|p| p.worst_less_own_wait);
     let worst_baseline = rounds
         .iter()
         .map(|r| r.writes.baseline.latency.max)
         .max()
         .unwrap_or(0);
-    let worst_extra = rounds.iter().map(Round::extra_pct).fold(0.0_f64, f64::max);
+    // Without acknowledgements up to a second of log records waits in memory
+    // (tens of MiB at this rate), and where the background write falls in
+    // each phase decides the difference: that scenario's extra memory is the
+    // log's, shown in the summary, not judged as the snapshot's.
+    let worst_extra = rounds
+        .iter()
+        .filter(|r| r.scenario.acks)
+        .map(Round::extra_pct)
+        .fold(0.0_f64, f64::max);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let target_ns = MAX_STALL_TARGET.as_nanos() as u64;
     println!(
         "longest writer stall during a snapshot: {:.3} ms (target <= {} ms): {} \
-         (longest without a snapshot: {:.3} ms; longest not explained by the scheduler: {:.3} ms: {})",
+         (longest without a snapshot: {:.3} ms; longest less the writer's own wait for a CPU: {:.3} ms: {})",
         worst_stall as f64 / 1e6,
         MAX_STALL_TARGET.as_millis(),
         verdict(worst_stall <= target_ns),
@@ -533,7 +645,7 @@ fn main() {
         worst_ack as f64 / 1e6
     );
     println!(
-        "largest extra memory during a snapshot: {worst_extra:.1}% of RSS before it (target < {EXTRA_MEMORY_TARGET_PCT}%): {}",
+        "largest extra memory during a snapshot (acknowledging writers): {worst_extra:.1}% of RSS before it (target < {EXTRA_MEMORY_TARGET_PCT}%): {}",
         verdict(worst_extra < EXTRA_MEMORY_TARGET_PCT)
     );
     db.close().expect("close");

@@ -9,7 +9,7 @@ use inmem::engine::{Engine, SystemClock};
 use inmem::error::CommandError;
 use inmem::persist::disk::SimDisk;
 use inmem::persist::log::{Fsync, segment_name};
-use inmem::persist::{Persistence, Settings};
+use inmem::persist::{Persistence, Settings, snapshot};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -288,4 +288,91 @@ fn under_always_a_write_acknowledged_after_another_groups_failed_fsync_is_on_dis
     for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
         assert_eq!(get(&db, k).as_deref(), Some(v), "{k}");
     }
+}
+
+#[test]
+fn megabytes_of_unacknowledged_records_reach_the_disk_in_order_even_after_a_failed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimDisk::new();
+    let db = open(dir.path(), Fsync::Everysec, Some(&sim));
+    let pad = "v".repeat(1000);
+    // About 3.5 MB of records wait in memory, nobody acknowledging; later
+    // records overwrite earlier ones, so only replaying them in order gives
+    // the right values.
+    for i in 0..3500 {
+        put(&db, &format!("k{}", i % 500), &format!("{i}:{pad}")).unwrap();
+    }
+    // The segment header and the first megabyte are written, the next write fails.
+    sim.fail_write(3);
+    assert!(db.persistence.log().flush(false).is_err());
+    sim.heal();
+    db.persistence.log().flush(true).unwrap();
+    assert_eq!(
+        sim.unsynced_len(&dir.path().join(segment_name(1))),
+        0,
+        "everything is synced"
+    );
+    let db = power_cut_and_reopen(dir.path(), &sim, db);
+    for j in 0..500 {
+        assert_eq!(
+            get(&db, &format!("k{j}")),
+            Some(format!("{}:{pad}", 3000 + j))
+        );
+    }
+}
+
+/// Writes about `megabytes` MB of records and hands them to the OS, unsynced.
+fn unsynced_megabytes(db: &Open, megabytes: usize) {
+    let pad = "v".repeat(1000);
+    for i in 0..megabytes * 1000 {
+        put(db, &format!("k{i}"), &pad).unwrap();
+    }
+    db.persistence.acknowledge().unwrap();
+}
+
+#[test]
+fn a_snapshot_fsyncs_a_long_unsynced_log_tail_before_it_begins() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimDisk::new();
+    let db = open(dir.path(), Fsync::Everysec, Some(&sim));
+    let segment = dir.path().join(segment_name(1));
+    unsynced_megabytes(&db, 2);
+    assert!(sim.unsynced_len(&segment) > 1 << 20);
+    db.persistence.save(&db.engine).unwrap();
+    // The first write after the snapshot switches segments, which fsyncs
+    // the old one first; nothing is left for that fsync to do.
+    assert_eq!(sim.unsynced_len(&segment), 0);
+    put(&db, "after", "1").unwrap();
+    db.persistence.log().flush(true).unwrap();
+    let db = power_cut_and_reopen(dir.path(), &sim, db);
+    assert_eq!(get(&db, "after").as_deref(), Some("1"));
+    assert!(get(&db, "k1999").is_some());
+}
+
+#[test]
+fn a_failed_fsync_before_a_snapshot_stops_it_and_refuses_writes_until_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimDisk::new();
+    let db = open(dir.path(), Fsync::Everysec, Some(&sim));
+    unsynced_megabytes(&db, 2);
+    sim.fail_sync(1);
+    let e = db.persistence.save(&db.engine).unwrap_err();
+    assert!(
+        e.contains("no snapshot while the log fails") && e.contains("fsync failed"),
+        "{e}"
+    );
+    assert!(!dir.path().join(snapshot::FILE_NAME).exists());
+    assert!(db.persistence.log().failure().is_some());
+    assert!(matches!(
+        put(&db, "refused", "1"),
+        Err(CommandError::LogUnavailable(_))
+    ));
+    sim.heal();
+    db.persistence.log().flush(true).unwrap();
+    put(&db, "accepted", "1").unwrap();
+    db.persistence.save(&db.engine).unwrap();
+    let db = power_cut_and_reopen(dir.path(), &sim, db);
+    assert_eq!(get(&db, "accepted").as_deref(), Some("1"));
+    assert_eq!(get(&db, "refused"), None);
+    assert!(get(&db, "k1999").is_some());
 }

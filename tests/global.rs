@@ -736,16 +736,62 @@ fn a_snapshot_sees_swapped_and_flushed_namespaces_as_they_were_when_it_began() {
         let start = engine.begin_snapshot(Box::new(sink.clone())).unwrap();
         assert_eq!(start.keys, 6000);
         // Part of it is copied, then the namespaces change under it.
-        for _ in 0..300 {
-            assert!(engine.dump_next());
+        let mut taker = sink.clone();
+        for _ in 0..30 {
+            let taken = engine.take_pending(10);
+            assert_eq!(taken.len(), 10);
+            taken.iter().for_each(|p| p.dump_to(&mut taker));
         }
         engine.run_global("0", &op).unwrap();
         engine.run("0", &put("a1", "changed", None)).unwrap();
         engine.run("1", &put("b1", "changed", None)).unwrap();
-        while engine.dump_next() {}
+        engine
+            .take_pending(usize::MAX)
+            .iter()
+            .for_each(|p| p.dump_to(&mut taker));
+        assert!(engine.take_pending(1).is_empty());
         engine.end_snapshot();
         assert_eq!(*sink.0.lock().unwrap(), at_start, "{op:?}");
     }
+}
+
+#[test]
+fn writes_to_the_partition_the_snapshot_thread_is_serializing_stay_out_of_the_snapshot() {
+    let (engine, _) = fresh();
+    for i in 0..20_000 {
+        engine.run("0", &put(&format!("a{i}"), "A", None)).unwrap();
+    }
+    let at_start = image_of(&engine);
+    let sink = Collect::default();
+    engine.begin_snapshot(Box::new(sink.clone())).unwrap();
+    // The snapshot thread has taken a partition and not serialized it yet.
+    let [taken] = <[_; 1]>::try_from(engine.take_pending(1)).unwrap();
+    let mut keys = Collect::default();
+    taken.dump_to(&mut keys);
+    let keys: Vec<String> = keys.0.lock().unwrap()["0"].keys().cloned().collect();
+    assert!(keys.len() >= 3, "the partition holds {} keys", keys.len());
+    // Writers change it meanwhile, then change every key and empty the namespace.
+    engine.run("0", &put(&keys[0], "changed", None)).unwrap();
+    engine
+        .run("0", &put(&keys[1], "expiring", Some(1)))
+        .unwrap();
+    engine
+        .run(
+            "0",
+            &Op::Delete(keys[2..].iter().map(|k| k.as_bytes().into()).collect()),
+        )
+        .unwrap();
+    engine.run_global("0", &GlobalOp::FlushAll).unwrap();
+    assert_eq!(state(&engine), BTreeMap::new());
+    let mut taker = sink.clone();
+    taken.dump_to(&mut taker);
+    drop(taken);
+    engine
+        .take_pending(usize::MAX)
+        .iter()
+        .for_each(|p| p.dump_to(&mut taker));
+    engine.end_snapshot();
+    assert_eq!(*sink.0.lock().unwrap(), at_start);
 }
 
 #[test]

@@ -311,6 +311,37 @@ fn many_concurrent_clients_write_without_loss() {
 }
 
 #[test]
+fn concurrent_clients_under_always_are_all_answered_and_survive_kill_9() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &["--appendfsync", "always", "--threads", "2"]);
+    let port = server.port;
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let mut con = client.get_connection().unwrap();
+                for i in 0..150 {
+                    let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Every reply above was an acknowledgement: each write was fsynced first.
+    assert!(!server.signal("KILL").success());
+    let server = Server::start(dir.path(), &[]);
+    let mut con = server.connect();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 16 * 150);
+    for t in 0..16 {
+        let last: i64 = con.get(format!("t{t}:149")).unwrap();
+        assert_eq!(last, 149);
+    }
+}
+
+#[test]
 fn thousands_of_connections_are_served_at_once() {
     let dir = dir();
     let server = Server::start(dir.path(), &[]);
@@ -490,13 +521,32 @@ fn client_list_and_kill_see_other_connections() {
     let Frame::Integer(b_id) = b.call(&["CLIENT", "ID"]) else {
         panic!()
     };
+    assert_eq!(b.call(&["GET", "missing"]), Frame::Null);
     let Frame::Bulk(list) = a.call(&["CLIENT", "LIST"]) else {
         panic!()
     };
     let list = String::from_utf8(list).unwrap();
+    let line_of = |id: &str| {
+        list.lines()
+            .find(|line| line.starts_with(&format!("id={id} ")))
+            .unwrap_or_else(|| panic!("no client {id} in {list}"))
+            .to_string()
+    };
+    let b_line = line_of(&b_id.to_string());
     assert!(
-        list.contains(&format!("id={b_id} ")) && list.contains("name=victim"),
-        "{list}"
+        b_line.contains("name=victim") && b_line.contains(" cmd=get "),
+        "the other client's last command is shown: {b_line}"
+    );
+    let Frame::Integer(a_id) = a.call(&["CLIENT", "ID"]) else {
+        panic!()
+    };
+    let Frame::Bulk(mine) = a.call(&["CLIENT", "INFO"]) else {
+        panic!()
+    };
+    let mine = String::from_utf8(mine).unwrap();
+    assert!(
+        mine.starts_with(&format!("id={a_id} ")) && mine.contains(" cmd=client "),
+        "a client sees its current command: {mine}"
     );
     assert_eq!(
         a.call(&["CLIENT", "KILL", "ID", &b_id.to_string()]),

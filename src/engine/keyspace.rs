@@ -3,13 +3,17 @@
 //!
 //! Partitions exist for snapshots: a snapshot marks every partition pending,
 //! and the first change to a pending partition first hands its current
-//! contents to the snapshot sink. So a snapshot sees every partition exactly
-//! as it was when the snapshot began, while writers only ever wait for one
-//! small partition to be copied.
+//! contents to the snapshot sink. The snapshot thread takes the partitions
+//! nobody changed as shared [`PartitionImage`]s and serializes them without
+//! the engine's lock; a change to a partition it still holds changes a copy
+//! (copy on write). So a snapshot sees every partition exactly as it was when
+//! the snapshot began, writers only ever wait for one small partition to be
+//! serialized or copied, and never for the snapshot thread.
 
 use super::packed::Packed;
 use super::{EntryRef, Mutation, Store};
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 /// A keyed fast hash: quick on short keys, seeded per process against flooding.
 type Hasher = foldhash::fast::RandomState;
@@ -54,13 +58,45 @@ pub struct Counters {
     pub expired: u64,
 }
 
+/// The entries of one partition.
+type Map = HashSet<Packed, Hasher>;
+
 #[derive(Debug, Default)]
 struct Partition {
     /// The entries, each holding its key, value, deadline and last use (the
-    /// last use only while an LRU policy is in force).
-    map: HashSet<Packed, Hasher>,
+    /// last use only while an LRU policy is in force). Shared only with a
+    /// snapshot thread serializing them; see [`Partition::map_mut`].
+    map: Arc<Map>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
+}
+
+impl Partition {
+    /// The entries, to change them: copied first when the snapshot thread
+    /// still holds them (only the few partitions it has taken and not yet
+    /// serialized).
+    fn map_mut(&mut self) -> &mut Map {
+        Arc::make_mut(&mut self.map)
+    }
+}
+
+/// One partition's entries as they were when a snapshot began, taken by the
+/// snapshot thread to serialize without the engine's lock. Writers that change
+/// the partition meanwhile change their own copy, never this.
+#[derive(Debug)]
+pub struct PartitionImage {
+    namespace: Arc<str>,
+    map: Arc<Map>,
+}
+
+impl PartitionImage {
+    /// Hands the entries to `sink`.
+    pub fn dump_to(&self, sink: &mut dyn PartitionSink) {
+        sink.dump(
+            &self.namespace,
+            &mut self.map.iter().map(|p| (p.key(), p.view())),
+        );
+    }
 }
 
 impl Default for Keyspace {
@@ -108,7 +144,7 @@ impl Keyspace {
     /// its table and put back (a table cannot change its elements in place);
     /// the snapshot does not care, as value and deadline stay the same.
     pub fn touch_key(&mut self, key: &[u8], tick: u64) {
-        let map = &mut self.parts[partition_of(key)].map;
+        let map = self.parts[partition_of(key)].map_mut();
         if let Some(mut packed) = map.take(key) {
             packed.set_last_use(tick);
             map.insert(packed);
@@ -330,20 +366,30 @@ impl Keyspace {
         }
     }
 
-    /// Dumps the next pending partition to `sink`; false when none is left.
-    pub fn dump_next_pending(&mut self, namespace: &str, sink: &mut dyn PartitionSink) -> bool {
-        match self.parts.iter().position(|p| p.pending) {
-            Some(index) => {
-                self.dump(index, namespace, sink);
-                true
+    /// Moves pending partitions into `taken` until it holds `max`, for the
+    /// snapshot thread, which serializes them after releasing the engine's
+    /// lock: only their marks are cleared and references taken here.
+    pub fn take_pending(&mut self, namespace: &str, max: usize, taken: &mut Vec<PartitionImage>) {
+        let mut name: Option<Arc<str>> = None;
+        for part in self.parts.iter_mut().filter(|p| p.pending) {
+            if taken.len() >= max {
+                return;
             }
-            None => false,
+            part.pending = false;
+            taken.push(PartitionImage {
+                namespace: name.get_or_insert_with(|| Arc::from(namespace)).clone(),
+                map: part.map.clone(),
+            });
         }
     }
 
     /// Dumps every pending partition (before a change that touches them all).
     pub fn dump_all_pending(&mut self, namespace: &str, sink: &mut dyn PartitionSink) {
-        while self.dump_next_pending(namespace, sink) {}
+        for index in 0..PARTITIONS {
+            if self.parts[index].pending {
+                self.dump(index, namespace, sink);
+            }
+        }
     }
 
     fn dump(&mut self, index: usize, namespace: &str, sink: &mut dyn PartitionSink) {
@@ -382,7 +428,7 @@ impl Keyspace {
             }
             if let Some((_, key)) = self.deadlines.pop_first() {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map.take(&*key) {
+                if let Some(old) = self.parts[index].map_mut().take(&*key) {
                     self.len -= 1;
                     self.bytes -= cost(&key, old.value());
                     self.counters.expired += 1;
@@ -413,7 +459,7 @@ impl Keyspace {
                 let packed = Packed::new(&key, &value, expires_at, tick);
                 drop(value);
                 // One hash and probe for both a new and an existing key.
-                match self.parts[index].map.replace(packed) {
+                match self.parts[index].map_mut().replace(packed) {
                     Some(old) => {
                         self.bytes = self.bytes - cost(&key, old.value()) + new_cost;
                         let old_at = old.expires_at();
@@ -437,7 +483,7 @@ impl Keyspace {
             }
             Mutation::Delete(key) => {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map.take(&*key) {
+                if let Some(old) = self.parts[index].map_mut().take(&*key) {
                     self.len -= 1;
                     self.bytes -= cost(&key, old.value());
                     self.forget_deadline(&key, old.expires_at());
@@ -456,7 +502,7 @@ impl Keyspace {
                     self.dump_all_pending(namespace, sink);
                 }
                 for part in &mut self.parts {
-                    part.map = HashSet::default();
+                    part.map = Arc::default();
                 }
                 self.deadlines.clear();
                 self.len = 0;
@@ -472,7 +518,7 @@ impl Keyspace {
     }
 
     fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>) {
-        let map = &mut self.parts[index].map;
+        let map = self.parts[index].map_mut();
         let Some(mut packed) = map.take(key) else {
             return;
         };
@@ -503,7 +549,7 @@ impl Store for Keyspace {
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
         for part in &self.parts {
-            for packed in &part.map {
+            for packed in part.map.iter() {
                 let entry = packed.view();
                 if !entry.is_expired(now) {
                     f(packed.key(), entry);
@@ -556,6 +602,14 @@ mod tests {
         }
     }
 
+    /// What the snapshot thread takes in one hold of the lock.
+    fn take(ks: &mut Keyspace, max: usize) -> Vec<PartitionImage> {
+        let mut taken = Vec::new();
+        ks.take_pending("0", max, &mut taken);
+        assert!(taken.len() <= max);
+        taken
+    }
+
     fn put(key: &str, value: &str) -> Mutation {
         Mutation::Put {
             key: key.as_bytes().into(),
@@ -585,7 +639,9 @@ mod tests {
             Some(("0", &mut sink)),
         );
         // ...and the snapshot thread dumps whatever is left.
-        while ks.dump_next_pending("0", &mut sink) {}
+        for image in take(&mut ks, PARTITIONS) {
+            image.dump_to(&mut sink);
+        }
         assert_eq!(sink.1, PARTITIONS, "every partition dumped exactly once");
         assert_eq!(sink.0.len(), 5000);
         assert!(
@@ -595,6 +651,88 @@ mod tests {
         );
         assert_eq!(ks.get(b"k0", 0).map(|e| e.value), Some(&b"new"[..]));
         assert_eq!(ks.stored_len(), 5000);
+    }
+
+    /// Collects keys with their value and deadline.
+    #[derive(Default)]
+    struct Image(Vec<(Vec<u8>, Vec<u8>, Option<u64>)>);
+
+    impl PartitionSink for Image {
+        fn dump(&mut self, _: &str, entries: &mut dyn Iterator<Item = (&[u8], EntryRef<'_>)>) {
+            for (k, e) in entries {
+                self.0.push((k.to_vec(), e.value.to_vec(), e.expires_at));
+            }
+            self.0.sort();
+        }
+    }
+
+    fn keys_in(partition: usize, prefix: &str, n: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .filter(|k| partition_of(k.as_bytes()) == partition)
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn changes_to_a_partition_being_serialized_go_to_a_copy() {
+        let mut ks = Keyspace::default();
+        let held = keys_in(0, "k", 4);
+        for key in &held {
+            ks.apply(put(key, "old"));
+        }
+        ks.apply(put(&keys_in(1, "k", 1)[0], "elsewhere"));
+        ks.mark_pending();
+        // The snapshot thread takes partition 0 and starts serializing it...
+        let [image] = <[_; 1]>::try_from(take(&mut ks, 1)).unwrap();
+        let mut before = Image::default();
+        image.dump_to(&mut before);
+        assert_eq!(before.0.len(), 4);
+        // ...while writers change every entry of it, add one and empty it.
+        let mut sink = Collect::default();
+        let mut write = |ks: &mut Keyspace, m: Mutation| {
+            ks.apply_with(m, Some(9), Some(("0", &mut sink)));
+        };
+        write(&mut ks, put(&held[0], "new"));
+        write(&mut ks, Mutation::Delete(held[1].as_bytes().into()));
+        write(
+            &mut ks,
+            Mutation::Expire {
+                key: held[2].as_bytes().into(),
+                at: 5,
+            },
+        );
+        ks.touch_key(held[3].as_bytes(), 10);
+        write(&mut ks, put(&keys_in(0, "new", 1)[0], "new"));
+        assert_eq!(
+            ks.get(held[0].as_bytes(), 0).map(|e| e.value),
+            Some(&b"new"[..])
+        );
+        assert!(ks.get(held[1].as_bytes(), 0).is_none());
+        assert_eq!(
+            ks.get(held[2].as_bytes(), 0).map(|e| e.expires_at),
+            Some(Some(5))
+        );
+        assert_eq!(ks.last_used(held[3].as_bytes()), Some(10));
+        assert_eq!(ks.stored_len(), 5);
+        write(&mut ks, Mutation::Clear);
+        assert_eq!(ks.stored_len(), 0);
+        // The clear handed over every other partition, not the taken one, and
+        // what the snapshot thread serializes is still partition 0 as it was.
+        assert_eq!(sink.1, PARTITIONS - 1);
+        assert_eq!(sink.0.len(), 1);
+        let mut after = Image::default();
+        image.dump_to(&mut after);
+        assert_eq!(after.0, before.0);
+        let old: Vec<_> = {
+            let mut keys: Vec<_> = held
+                .iter()
+                .map(|k| (k.clone().into_bytes(), b"old".to_vec(), None))
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(after.0, old);
     }
 
     #[test]
@@ -607,7 +745,7 @@ mod tests {
         let mut sink = Collect::default();
         ks.apply_with(Mutation::Clear, None, Some(("0", &mut sink)));
         assert_eq!(sink.0.len(), 100);
-        assert!(!ks.dump_next_pending("0", &mut sink));
+        assert!(take(&mut ks, 1).is_empty());
         assert_eq!(ks.stored_len(), 0);
     }
 

@@ -17,7 +17,7 @@ mod watch;
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionSink};
+pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionImage, PartitionSink};
 pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
@@ -883,7 +883,7 @@ impl Engine {
 
     /// Starts a snapshot: fixes the journal sequence it covers and marks every
     /// partition pending. From now on the first change to a partition hands its
-    /// old contents to `sink`; [`Engine::dump_next`] hands over the rest.
+    /// old contents to `sink`; [`Engine::take_pending`] hands over the rest.
     /// Returns `None` when a snapshot is already running.
     pub fn begin_snapshot(&self, sink: Box<dyn PartitionSink>) -> Option<SnapshotStart> {
         let mut data = self.lock();
@@ -900,16 +900,22 @@ impl Engine {
         Some(SnapshotStart { seq, keys })
     }
 
-    /// Hands one pending partition to the snapshot; false when none is left.
-    pub fn dump_next(&self) -> bool {
+    /// Takes up to `max` pending partitions for the running snapshot, to be
+    /// serialized after the engine's lock is released (the lock is held only
+    /// to take references); empty when none is left.
+    pub fn take_pending(&self, max: usize) -> Vec<PartitionImage> {
+        // Allocated before locking, for the usual handful.
+        let mut taken = Vec::with_capacity(max.min(keyspace::PARTITIONS));
         let mut data = self.lock();
-        let data = &mut *data;
-        let Some(sink) = data.snapshot.as_mut() else {
-            return false;
-        };
-        data.namespaces
-            .iter_mut()
-            .any(|(name, keyspace)| keyspace.dump_next_pending(name, &mut *sink.0))
+        if data.snapshot.is_some() {
+            for (name, keyspace) in &mut data.namespaces {
+                if taken.len() >= max {
+                    break;
+                }
+                keyspace.take_pending(name, max, &mut taken);
+            }
+        }
+        taken
     }
 
     /// Ends the running snapshot (after every partition was dumped, or to abandon it).

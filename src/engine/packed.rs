@@ -12,7 +12,8 @@
 //! The only `unsafe` here turns the thin pointer back into the byte slice it
 //! was made from (to read, to change a field in place, and to free it). It
 //! rests on one invariant: a `Packed` always points at the start of a live
-//! allocation it owns, made by [`Packed::new`], whose header gives its length.
+//! allocation it owns, made by [`Packed::new`] (or copied from one by
+//! `clone`), whose header gives its length.
 
 use super::EntryRef;
 use std::borrow::Borrow;
@@ -35,8 +36,8 @@ const MAX_VARINT: usize = 10;
 /// Two `Packed` are equal, and hash alike, when their keys are: a table of
 /// them is a map from key to the rest.
 ///
-/// Owns a `Box<[u8]>` that [`Packed::new`] leaked into a thin pointer: the
-/// start of the allocation, whose length the header gives.
+/// Owns a `Box<[u8]>` that [`Packed::new`] (or `clone`) leaked into a thin
+/// pointer: the start of the allocation, whose length the header gives.
 pub struct Packed(NonNull<u8>);
 
 // SAFETY: a `Packed` owns its allocation exactly as the `Box<[u8]>` it was
@@ -147,8 +148,8 @@ impl Packed {
     fn bytes(&self) -> (Layout, &[u8]) {
         let layout = self.layout();
         // SAFETY: the pointer and `layout.end` are the start and length of
-        // the `Box<[u8]>` leaked in `new` (the header `new` wrote gives that
-        // length back). `self` owns it, and nothing changes it
+        // the `Box<[u8]>` leaked in `new` or `clone` (the header `new` wrote
+        // gives that length back). `self` owns it, and nothing changes it
         // while this shared borrow of `self` lives.
         let bytes = unsafe { std::slice::from_raw_parts(self.0.as_ptr(), layout.end) };
         (layout, bytes)
@@ -238,14 +239,18 @@ impl Drop for Packed {
         let end = self.layout().end;
         let slice = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr(), end);
         // SAFETY: this is the pointer and length of the `Box<[u8]>` leaked in
-        // `new` (see `bytes`), rebuilt once, here, and never used again.
+        // `new` or `clone` (see `bytes`), rebuilt once, here, and never used
+        // again.
         drop(unsafe { Box::from_raw(slice) });
     }
 }
 
 impl Clone for Packed {
+    /// A byte-for-byte copy (a snapshot's copy on write clones whole
+    /// partitions): a copy of what `new` wrote is laid out as `new` writes.
     fn clone(&self) -> Self {
-        Packed::new(self.key(), self.value(), self.expires_at(), self.last_use())
+        let copy: Box<[u8]> = Box::from(self.bytes().1);
+        Packed(NonNull::from(Box::leak(copy)).cast())
     }
 }
 

@@ -58,8 +58,16 @@ pub fn segment_number(name: &str) -> Option<u64> {
 struct Pending {
     next_seq: u64,
     segment: u64,
+    /// (segment, records) in order; a segment's records may span several
+    /// chunks, each at most about [`PENDING_CHUNK`] bytes.
     chunks: Vec<(u64, Vec<u8>)>,
 }
+
+/// Bytes after which records go to a new pending chunk. When nobody
+/// acknowledges, a second of records waits for the background write; in one
+/// growing buffer each doubling would copy all of them under the lock every
+/// writer takes, stalling writers for milliseconds.
+const PENDING_CHUNK: usize = 1 << 20;
 
 /// The open segment and what of it is safely on disk.
 struct Io {
@@ -199,6 +207,19 @@ impl AppendLog {
     /// The sequence number of the last record known to be on disk (fsynced).
     pub fn synced_seq(&self) -> u64 {
         lock(&self.io).synced_seq
+    }
+
+    /// Bytes of records that an fsync now would have to bring to disk, at
+    /// least: written since the last fsync, or still waiting in memory.
+    /// Under `no` written bytes are not tracked, so only those waiting count.
+    pub fn unsynced_bytes(&self) -> u64 {
+        let written = lock(&self.io).unsynced.len();
+        let waiting: usize = lock(&self.pending)
+            .chunks
+            .iter()
+            .map(|(_, bytes)| bytes.len())
+            .sum();
+        written + waiting as u64
     }
 
     /// Makes every record so far safe to acknowledge: written to the operating
@@ -421,7 +442,11 @@ impl AppendLog {
         let seq = pending.next_seq;
         pending.next_seq += 1;
         let segment = pending.segment;
-        if pending.chunks.last().is_none_or(|(s, _)| *s != segment) {
+        if pending
+            .chunks
+            .last()
+            .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
+        {
             pending.chunks.push((segment, Vec::new()));
         }
         let Some((_, out)) = pending.chunks.last_mut() else {

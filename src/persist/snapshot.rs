@@ -66,11 +66,19 @@ struct Queue {
 /// Emptied chunk buffers kept for reuse.
 const SPARE_BUFFERS: usize = 8;
 
+/// Partitions the snapshot thread takes per hold of the engine's lock. Fewer,
+/// still short, holds make it rarer that the thread is preempted while
+/// holding the lock, which would stall every writer for a scheduler quantum;
+/// a writer changing a taken partition copies it, so at most this many
+/// partitions are copied at once.
+const TAKE_AT_ONCE: usize = 16;
+
 struct ChunkSink(Arc<Mutex<Queue>>);
 
 impl PartitionSink for ChunkSink {
-    /// Runs under the engine's lock, so it only copies: the frame's checksum
-    /// is computed by the snapshot thread afterwards ([`seal`]).
+    /// Runs under the engine's lock when a writer hands over a partition, so
+    /// it only copies: the frame's checksum is computed by the snapshot thread
+    /// afterwards ([`seal`]). The snapshot thread runs it too, unlocked.
     fn dump(
         &mut self,
         namespace: &str,
@@ -214,7 +222,7 @@ fn write_temp(
     disk: &dyn Disk,
     temp: &Path,
     start: SnapshotStart,
-    queue: &Mutex<Queue>,
+    queue: &Arc<Mutex<Queue>>,
 ) -> Result<Output, String> {
     let file = disk
         .create(temp)
@@ -225,13 +233,30 @@ fn write_temp(
         chunks: 0,
     };
     out.write(&header(engine.now(), start.seq, start.keys))?;
-    // Each dump holds the engine's lock for one partition only; the file is
-    // written with the lock released.
-    while engine.dump_next() {
+    // The engine's lock is held only to take partitions; they are serialized,
+    // and the file written, with the lock released. This thread serializes
+    // into a queue of its own: it locks the writers' queue only for the
+    // moment it takes their chunks.
+    let own = Arc::new(Mutex::new(Queue::default()));
+    let mut sink = ChunkSink(own.clone());
+    loop {
+        let taken = engine.take_pending(TAKE_AT_ONCE);
+        if taken.is_empty() {
+            break;
+        }
+        for partition in taken {
+            partition.dump_to(&mut sink);
+            // Let go before writing, so writers stop copying it to change it.
+            drop(partition);
+            out.drain(&own)?;
+        }
         out.drain(queue)?;
     }
     out.drain(queue)?;
-    let entries = queue.lock().unwrap_or_else(|p| p.into_inner()).entries;
+    let entries = [&own, queue]
+        .iter()
+        .map(|q| q.lock().unwrap_or_else(|p| p.into_inner()).entries)
+        .sum::<u64>();
     if entries != start.keys {
         return Err(format!(
             "snapshot holds {entries} keys but {} were expected",

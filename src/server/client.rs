@@ -82,11 +82,15 @@ impl Found {
 /// Longest command name; longer words are unknown without a lookup.
 const MAX_NAME: usize = 32;
 
+/// Command names to commands; a fixed fast hash is enough, as the table never
+/// changes and a name is looked up for every request.
+type Table = HashMap<&'static [u8], Found, foldhash::fast::FixedState>;
+
 /// Every command by lowercase name: Redis's table first, then inmem's own commands.
-fn table() -> &'static HashMap<&'static [u8], Found> {
-    static TABLE: OnceLock<HashMap<&'static [u8], Found>> = OnceLock::new();
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table = HashMap::new();
+        let mut table = Table::default();
         for name in INMEM_COMMANDS {
             if let Some(spec) = command::spec::lookup(name) {
                 table.insert(spec.name.as_bytes(), Found::Inmem(spec));
@@ -139,6 +143,9 @@ pub struct Client {
     pub(super) transaction: Transaction,
     /// True when a command since the last acknowledgement may have written.
     wrote: bool,
+    /// The last command run and not yet shown in the registry: the registry
+    /// is updated once per batch of requests, not once per request.
+    unshown: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Client {
@@ -162,6 +169,7 @@ impl Client {
             authenticated,
             transaction: Transaction::default(),
             wrote: false,
+            unshown: None,
         }
     }
 
@@ -181,6 +189,19 @@ impl Client {
         std::mem::take(&mut self.wrote)
     }
 
+    /// Shows the last command run, and the time now, in the registry (CLIENT
+    /// LIST's `cmd` and `idle`). The connection calls it after each batch of
+    /// requests; connection commands call it before they run, so a client
+    /// listing itself sees its current command.
+    pub fn show_activity(&mut self) {
+        if let Some(name) = self.unshown.take() {
+            self.handle.update(|s| {
+                s.last_command = name;
+                s.last_active = Some(Instant::now());
+            });
+        }
+    }
+
     /// Runs one request and returns its reply (none for SHUTDOWN).
     pub fn handle(&mut self, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
         let Some(found) = find(&args[0]) else {
@@ -188,10 +209,7 @@ impl Client {
             return (Some(reply::error(&unknown_command(&args))), Flow::Continue);
         };
         let name = found.name();
-        self.handle.update(|s| {
-            s.last_command = name;
-            s.last_active = Some(Instant::now());
-        });
+        self.unshown = Some(name);
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
             self.transaction.flag_error();
             return (
@@ -264,6 +282,7 @@ impl Client {
         spec: &'static RedisSpec,
         args: Vec<Vec<u8>>,
     ) -> (Option<Frame>, Flow) {
+        self.show_activity();
         let started = Instant::now();
         let sub = args.get(1).map(|a| a.to_ascii_lowercase());
         let sub = sub.as_deref();

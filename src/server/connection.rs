@@ -77,6 +77,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                 }
             }
         }
+        client.show_activity();
         if client.take_wrote()
             && let Err(failure) = acknowledge(&shared).await
         {

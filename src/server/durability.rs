@@ -31,6 +31,32 @@ struct Wanted {
     stop: bool,
     /// Connections waiting for an acknowledgement right now.
     waiting: usize,
+    /// What the sync thread sleeps for, so a waiter wakes it only when it
+    /// must (a wake-up is a system call even when nobody sleeps).
+    asleep: Asleep,
+}
+
+/// What the sync thread is waiting for on its condition variable.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Asleep {
+    /// It is not waiting: it writes, fsyncs, or is about to look again.
+    #[default]
+    No,
+    /// A record to make safe.
+    ForWork,
+    /// This many connections waiting (or the end of the gathering time).
+    ForGroup(usize),
+}
+
+impl Wanted {
+    /// True when the sync thread sleeps and this state is what it waits for.
+    fn wakes_syncer(&self) -> bool {
+        match self.asleep {
+            Asleep::No => false,
+            Asleep::ForWork => true,
+            Asleep::ForGroup(group) => self.waiting >= group,
+        }
+    }
 }
 
 /// The shared acknowledger.
@@ -73,6 +99,7 @@ impl Syncer {
             let group = {
                 let mut wanted = self.lock();
                 while !wanted.stop && wanted.seq <= self.done.borrow().seq {
+                    wanted.asleep = Asleep::ForWork;
                     wanted = self.wake.wait(wanted).unwrap_or_else(|p| p.into_inner());
                 }
                 let deadline = Instant::now() + GATHER;
@@ -81,12 +108,14 @@ impl Syncer {
                     if left.is_zero() {
                         break;
                     }
+                    wanted.asleep = Asleep::ForGroup(last_group);
                     wanted = self
                         .wake
                         .wait_timeout(wanted, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
                 }
+                wanted.asleep = Asleep::No;
                 if wanted.stop {
                     return;
                 }
@@ -119,7 +148,6 @@ impl Syncer {
             return Ok(());
         }
         let _counted = Waiting::new(self, seq);
-        self.wake.notify_one();
         let state = done
             .wait_for(|d| d.seq >= seq || d.failure.is_some())
             .await
@@ -147,6 +175,11 @@ impl<'a> Waiting<'a> {
         let mut wanted = syncer.lock();
         wanted.seq = wanted.seq.max(seq);
         wanted.waiting += 1;
+        if wanted.wakes_syncer() {
+            // Cleared here, so the waiters behind this one do not wake it again.
+            wanted.asleep = Asleep::No;
+            syncer.wake.notify_one();
+        }
         Waiting(syncer)
     }
 }
