@@ -595,13 +595,19 @@ pub fn quote_word(bytes: &[u8]) -> String {
     quoted
 }
 
+/// True when `bytes` is printable ASCII without `;`, not opening like a
+/// quote or a comment: safe to write bare (the common case, checked byte by
+/// byte before anything slower).
+pub fn is_safe_bare_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .first()
+        .is_some_and(|first| !matches!(first, b'"' | b'\'' | b'#'))
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b';')
+}
+
 /// Appends [`quote_word`]'s rendering of `bytes` to `quoted`.
 pub fn push_quoted(quoted: &mut String, bytes: &[u8]) {
-    // Printable ASCII without `;` (and not opening like a quote or comment)
-    // is safe bare: the common case, checked byte by byte.
-    if let Some(&first) = bytes.first()
-        && !matches!(first, b'"' | b'\'' | b'#')
-        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b';')
+    if is_safe_bare_ascii(bytes)
         && let Ok(text) = std::str::from_utf8(bytes)
     {
         quoted.push_str(text);

@@ -16,7 +16,7 @@ use crate::engine::{Group, Journal, Mutation};
 use crate::error::CommandError;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// First bytes of every log segment.
@@ -52,7 +52,9 @@ pub fn segment_number(name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Encoded records not yet handed to the file, by segment.
+/// Encoded records not yet handed to the file, by segment, and counts of
+/// what was recorded (kept here, under the lock recording takes anyway,
+/// rather than in atomics that every record would pay for again).
 #[derive(Debug, Default)]
 struct Pending {
     next_seq: u64,
@@ -60,6 +62,12 @@ struct Pending {
     /// (segment, records) in order; a segment's records may span several
     /// chunks, each at most about [`PENDING_CHUNK`] bytes.
     chunks: Vec<(u64, Vec<u8>)>,
+    /// Bytes recorded since the last checkpoint (drives automatic compaction).
+    bytes_since_checkpoint: u64,
+    /// The counter's value when the last snapshot began; subtracted once that
+    /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
+    bytes_at_checkpoint: u64,
+    records: u64,
 }
 
 /// Bytes after which records go to a new pending chunk. When nobody
@@ -104,12 +112,8 @@ pub struct AppendLog {
     pending: Mutex<Pending>,
     io: Mutex<Io>,
     sync: Mutex<()>,
-    /// Bytes recorded since the last checkpoint (drives automatic compaction).
-    bytes_since_checkpoint: AtomicU64,
-    /// The counter's value when the last snapshot began; subtracted once that
-    /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
-    bytes_at_checkpoint: AtomicU64,
-    records: AtomicU64,
+    /// Set while `Io::failure` is: writers check it without taking a lock.
+    failing: AtomicBool,
 }
 
 impl std::fmt::Debug for AppendLog {
@@ -153,7 +157,7 @@ impl AppendLog {
             pending: Mutex::new(Pending {
                 next_seq,
                 segment,
-                chunks: Vec::new(),
+                ..Pending::default()
             }),
             io: Mutex::new(Io {
                 file: None,
@@ -165,9 +169,7 @@ impl AppendLog {
                 failure: None,
             }),
             sync: Mutex::new(()),
-            bytes_since_checkpoint: AtomicU64::new(0),
-            bytes_at_checkpoint: AtomicU64::new(0),
-            records: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -184,22 +186,19 @@ impl AppendLog {
     /// Called when a snapshot has dropped the log it covers: the bytes recorded
     /// before it began no longer count towards the next compaction.
     pub fn compacted(&self) {
-        let covered = self.bytes_at_checkpoint.swap(0, Ordering::Relaxed);
-        let _ =
-            self.bytes_since_checkpoint
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                    Some(b.saturating_sub(covered))
-                });
+        let mut pending = lock(&self.pending);
+        let covered = std::mem::take(&mut pending.bytes_at_checkpoint);
+        pending.bytes_since_checkpoint = pending.bytes_since_checkpoint.saturating_sub(covered);
     }
 
     /// Bytes recorded in the log that no snapshot has compacted yet.
     pub fn bytes_since_checkpoint(&self) -> u64 {
-        self.bytes_since_checkpoint.load(Ordering::Relaxed)
+        lock(&self.pending).bytes_since_checkpoint
     }
 
     /// Records written since start.
     pub fn records(&self) -> u64 {
-        self.records.load(Ordering::Relaxed)
+        lock(&self.pending).records
     }
 
     /// The sequence number of the last record.
@@ -264,6 +263,7 @@ impl AppendLog {
             let mut io = lock(&self.io);
             if io.failure.is_some() {
                 self.repair(&mut io)?;
+                self.failing.store(false, Ordering::Release);
             }
             if let Some(taken) = self.take_pending(&io, true) {
                 self.write_taken(&mut io, taken, sync)?;
@@ -363,6 +363,7 @@ impl AppendLog {
             self.dir.display()
         );
         io.failure = Some(message.clone());
+        self.failing.store(true, Ordering::Release);
         message
     }
 
@@ -477,14 +478,16 @@ impl AppendLog {
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         let added = (out.len() - start) as u64;
-        self.bytes_since_checkpoint
-            .fetch_add(added, Ordering::Relaxed);
-        self.records.fetch_add(1, Ordering::Relaxed);
+        pending.bytes_since_checkpoint += added;
+        pending.records += 1;
     }
 }
 
 impl Journal for AppendLog {
     fn writable(&self) -> Result<(), CommandError> {
+        if !self.failing.load(Ordering::Acquire) {
+            return Ok(());
+        }
         // Only a try: a flush holding the lock must not block the engine.
         match self.io.try_lock() {
             Ok(io) => match &io.failure {
@@ -518,8 +521,7 @@ impl Journal for AppendLog {
     fn checkpoint(&self) -> u64 {
         let mut pending = lock(&self.pending);
         pending.segment += 1;
-        let bytes = self.bytes_since_checkpoint.load(Ordering::Relaxed);
-        self.bytes_at_checkpoint.store(bytes, Ordering::Relaxed);
+        pending.bytes_at_checkpoint = pending.bytes_since_checkpoint;
         pending.next_seq - 1
     }
 }
