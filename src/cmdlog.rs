@@ -286,7 +286,12 @@ impl CommandLog {
             return;
         }
         let mut batch = self.lock();
-        batch.text.extend_from_slice(&lines.text);
+        if batch.is_empty() {
+            // Nothing waits in the shared batch: take the buffer as it is.
+            std::mem::swap(&mut batch.text, &mut lines.text);
+        } else {
+            batch.text.extend_from_slice(&lines.text);
+        }
         batch.lines += lines.lines;
         lines.clear();
         if batch.len() >= BATCH_BYTES {

@@ -1,6 +1,7 @@
 //! Operation counts and per-command latency (HDR histograms), for `stats`.
 
 use hdrhistogram::Histogram;
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -122,11 +123,24 @@ impl Stats {
     pub fn record_all(&self, samples: &[Sample]) {
         let latency = self.latency_tracking.load(Ordering::Relaxed);
         let mut t = self.lock();
+        // The second since start that the last sample fell in, and the
+        // instants it spans: the next samples mostly fall in it too.
+        let mut window: Option<(u64, Range<Instant>)> = None;
         for sample in samples {
-            let now_second = sample
-                .finished
-                .saturating_duration_since(self.started)
-                .as_secs();
+            let now_second = match &window {
+                Some((second, during)) if during.contains(&sample.finished) => *second,
+                _ => {
+                    let second = sample
+                        .finished
+                        .saturating_duration_since(self.started)
+                        .as_secs();
+                    let from = self.started.checked_add(Duration::from_secs(second));
+                    window = from.and_then(|from| {
+                        Some((second, from..from.checked_add(Duration::from_secs(1))?))
+                    });
+                    second
+                }
+            };
             t.ops += 1;
             roll(&mut t, now_second);
             t.this_second += 1;

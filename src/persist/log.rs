@@ -68,6 +68,9 @@ struct Pending {
     /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
     bytes_at_checkpoint: u64,
     records: u64,
+    /// Room a new chunk starts with: as much as the largest chunk of the last
+    /// write needed, so a busy log does not grow every chunk from nothing.
+    chunk_hint: usize,
 }
 
 /// Bytes after which records go to a new pending chunk. When nobody
@@ -307,6 +310,8 @@ impl AppendLog {
         if needs_switch && !switch {
             return None;
         }
+        let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
+        pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
         Some((std::mem::take(&mut pending.chunks), pending.next_seq - 1))
     }
 
@@ -463,7 +468,8 @@ impl AppendLog {
             .last()
             .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
         {
-            pending.chunks.push((segment, Vec::new()));
+            let room = pending.chunk_hint;
+            pending.chunks.push((segment, Vec::with_capacity(room)));
         }
         let Some((_, out)) = pending.chunks.last_mut() else {
             return;
