@@ -284,26 +284,19 @@ impl std::fmt::Debug for SnapshotSink {
     }
 }
 
-/// The keyspace of `namespace`, created on first use.
-fn keyspace_in<'a>(
-    namespaces: &'a mut BTreeMap<String, Keyspace>,
-    namespace: &str,
-) -> &'a mut Keyspace {
-    if !namespaces.contains_key(namespace) {
-        namespaces.insert(namespace.to_string(), Keyspace::default());
-    }
-    namespaces
-        .get_mut(namespace)
-        .expect("namespace was just inserted")
-}
-
 impl Data {
     fn keyspace(&self, namespace: &str) -> &Keyspace {
         self.namespaces.get(namespace).unwrap_or(&self.empty)
     }
 
     fn keyspace_mut(&mut self, namespace: &str) -> &mut Keyspace {
-        keyspace_in(&mut self.namespaces, namespace)
+        if !self.namespaces.contains_key(namespace) {
+            self.namespaces
+                .insert(namespace.to_string(), Keyspace::default());
+        }
+        self.namespaces
+            .get_mut(namespace)
+            .expect("namespace was just inserted")
     }
 
     /// Applies a committed group to a namespace, creating it on first write.
@@ -318,7 +311,11 @@ impl Data {
             self.watchers
                 .touch(namespace, mutations.as_ref(), self.keyspace(namespace));
         }
-        let keyspace = keyspace_in(&mut self.namespaces, namespace);
+        // One lookup when the namespace exists (nearly always).
+        let keyspace = match self.namespaces.get_mut(namespace) {
+            Some(keyspace) => keyspace,
+            None => self.namespaces.entry(namespace.to_string()).or_default(),
+        };
         for mutation in mutations {
             let sink = self
                 .snapshot
