@@ -6,6 +6,8 @@ use crate::error::{CommandError, OpenError};
 use crate::fsutil;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// File name of the alias table inside the data directory.
 pub const FILE_NAME: &str = "alias.json";
@@ -18,6 +20,9 @@ const MAX_DEPTH: usize = 16;
 pub struct Aliases {
     map: BTreeMap<String, String>,
     path: PathBuf,
+    /// Counts changes to the table; readable without the table's lock (see
+    /// [`Aliases::version`]).
+    version: Arc<AtomicU64>,
 }
 
 fn defaults() -> BTreeMap<String, String> {
@@ -47,6 +52,7 @@ impl Aliases {
         let mut aliases = Aliases {
             map: BTreeMap::new(),
             path: path.clone(),
+            version: Arc::default(),
         };
         for (name, body) in map {
             aliases
@@ -55,6 +61,13 @@ impl Aliases {
             aliases.map.insert(name, body);
         }
         Ok(aliases)
+    }
+
+    /// A counter that moves on (after the change) whenever the table changes:
+    /// a reader that saw one value may keep what it learned from the table
+    /// until the counter moves, without taking the table's lock.
+    pub fn version(&self) -> Arc<AtomicU64> {
+        self.version.clone()
     }
 
     /// The text `name` stands for.
@@ -96,10 +109,10 @@ impl Aliases {
     }
 
     /// True when the statement's first word is an alias.
-    pub fn starts_with_alias(&self, words: &[Word]) -> bool {
+    pub fn starts_with_alias<W: AsRef<[u8]>>(&self, words: &[W]) -> bool {
         words
             .first()
-            .and_then(|w| std::str::from_utf8(&w.bytes).ok())
+            .and_then(|w| std::str::from_utf8(w.as_ref()).ok())
             .is_some_and(|name| self.map.contains_key(name))
     }
 
@@ -167,6 +180,9 @@ impl Aliases {
         &mut self,
         undo: impl FnOnce(&mut BTreeMap<String, String>) -> Option<String>,
     ) -> Result<(), CommandError> {
+        // Every caller changed the table already; if saving fails, the undo
+        // is a change too.
+        self.version.fetch_add(1, Ordering::Release);
         let json = serde_json::to_string_pretty(&self.map).unwrap_or_default();
         match fsutil::write_atomic(&self.path, format!("{json}\n").as_bytes()) {
             Ok(()) => Ok(()),

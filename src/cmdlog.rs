@@ -20,12 +20,13 @@
 //! [`LogSettings::keep`]). [`CommandLog::flush`] waits until every line recorded
 //! before it has been written, by counting lines in and out (see [`Progress`]).
 
-use crate::command::grammar::push_quoted;
+use crate::command::grammar;
 use crate::command::redis;
 use crate::command::spec;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -74,23 +75,103 @@ pub struct CommandLog {
     writer: NonBlocking,
     progress: Arc<Progress>,
     /// Lines formatted but not yet handed to the writer, and how many.
-    batch: Mutex<Batch>,
+    batch: Mutex<Lines>,
     log_values: bool,
     /// Stops the worker thread when dropped, after [`Drop`] has flushed.
     _guard: WorkerGuard,
 }
 
-/// Lines formatted but not yet handed to the writer.
+/// Command-log lines formatted but not yet handed to the writer, and what
+/// formatting reuses from line to line. The log keeps one shared batch;
+/// script mode formats a run of statements' lines into its own
+/// ([`CommandLog::lines`]) and hands them over in one go
+/// ([`CommandLog::append`]), taking the shared batch's lock once.
 #[derive(Debug, Default)]
-struct Batch {
-    text: String,
+pub struct Lines {
+    /// Whole lines; the buffer is reused from batch to batch.
+    text: Vec<u8>,
     lines: u64,
-    /// The last timestamp formatted and its Unix millisecond: statements
-    /// within one millisecond share it instead of formatting it again.
-    stamp_ms: i64,
+    /// The last timestamp formatted, and the instants its millisecond runs
+    /// over: statements finishing within it share it without working out
+    /// their wall-clock time.
     stamp: String,
+    stamp_during: Option<Range<Instant>>,
+    /// The start of a line: the stamp and the namespace (`prefix_namespace`),
+    /// formatted once for the lines that share them; empty when stale.
+    prefix: Vec<u8>,
+    prefix_namespace: String,
     last_named: LastNamed,
     wall: WallClock,
+    log_values: bool,
+}
+
+impl Lines {
+    /// Formats the line of one statement (see [`CommandLog::record_at`]
+    /// for the arguments).
+    pub fn push<W: AsRef<[u8]>>(
+        &mut self,
+        namespace: &str,
+        words: &[W],
+        outcome: Result<(), &str>,
+        elapsed: Duration,
+        finished: Instant,
+    ) {
+        if !self
+            .stamp_during
+            .as_ref()
+            .is_some_and(|during| during.contains(&finished))
+        {
+            let since_epoch = self.wall.at(finished);
+            let into_ms = Duration::from_nanos(u64::from(since_epoch.subsec_nanos() % 1_000_000));
+            self.stamp_during = finished.checked_sub(into_ms).and_then(|start| {
+                let end = start.checked_add(Duration::from_millis(1))?;
+                Some(start..end)
+            });
+            let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
+            self.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+            self.prefix.clear();
+        }
+        if self.prefix.is_empty() || self.prefix_namespace != namespace {
+            self.prefix.clear();
+            write_prefix(&mut self.prefix, &self.stamp, namespace);
+            self.prefix_namespace.clear();
+            self.prefix_namespace.push_str(namespace);
+        }
+        let hidden = if self.log_values {
+            None
+        } else {
+            self.last_named.hidden(words)
+        };
+        write_line(
+            &mut self.text,
+            &self.prefix,
+            words,
+            outcome,
+            elapsed,
+            hidden,
+        );
+        self.lines += 1;
+    }
+
+    /// Bytes formatted and not yet handed over.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// True when no line is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+
+    /// Forgets the lines handed over. The next line reads the system clock
+    /// afresh, so a clock that was set meanwhile shows after one batch.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lines = 0;
+        self.wall = WallClock::default();
+        self.stamp_during = None;
+        self.prefix.clear();
+    }
 }
 
 /// Wall-clock time of monotonic instants, from one reading of both clocks.
@@ -144,7 +225,10 @@ impl CommandLog {
         Ok(CommandLog {
             writer,
             progress,
-            batch: Mutex::new(Batch::default()),
+            batch: Mutex::new(Lines {
+                log_values: settings.log_values,
+                ..Lines::default()
+            }),
             log_values: settings.log_values,
             _guard: guard,
         })
@@ -179,57 +263,65 @@ impl CommandLog {
     ) {
         // Lines go to the writer in batches: one message per line costs a
         // channel wake-up each, which dominated the cost of a statement.
-        let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = &mut *batch;
-        let since_epoch = batch.wall.at(finished);
-        let ms = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
-        if batch.stamp_ms != ms {
-            batch.stamp_ms = ms;
-            let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
-            batch.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut batch = self.lock();
+        batch.push(namespace, words, outcome, elapsed, finished);
+        if batch.len() >= BATCH_BYTES {
+            self.send(&mut batch);
         }
-        let hidden = if self.log_values {
-            None
+    }
+
+    /// A formatter for lines to hand over later with [`CommandLog::append`].
+    pub fn lines(&self) -> Lines {
+        Lines {
+            log_values: self.log_values,
+            ..Lines::default()
+        }
+    }
+
+    /// Hands over the lines formatted into `lines`, emptying it: from now on
+    /// they count as recorded, in their order, after every line recorded
+    /// before.
+    pub fn append(&self, lines: &mut Lines) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut batch = self.lock();
+        if batch.is_empty() {
+            // Nothing waits in the shared batch: take the buffer as it is.
+            std::mem::swap(&mut batch.text, &mut lines.text);
         } else {
-            batch.last_named.hidden(words)
-        };
-        write_line(
-            &mut batch.text,
-            &batch.stamp,
-            namespace,
-            words,
-            outcome,
-            elapsed,
-            hidden,
-        );
-        batch.lines += 1;
-        if batch.text.len() >= BATCH_BYTES {
-            self.send(batch);
+            batch.text.extend_from_slice(&lines.text);
         }
+        batch.lines += lines.lines;
+        lines.clear();
+        if batch.len() >= BATCH_BYTES {
+            self.send(&mut batch);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Hands the batched lines to the background writer without waiting
     /// (the database calls this every second, so lines never linger).
     pub fn send_pending(&self) {
-        let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        self.send(&mut batch);
+        self.send(&mut self.lock());
     }
 
-    fn send(&self, batch: &mut Batch) {
-        if batch.lines == 0 {
+    fn send(&self, batch: &mut Lines) {
+        if batch.is_empty() {
             return;
         }
-        let text = std::mem::take(&mut batch.text);
-        let lines = std::mem::take(&mut batch.lines);
-        // The next batch reads the system clock afresh, so a clock that was
-        // set meanwhile shows in the log after at most one batch (or a second).
-        batch.wall = WallClock::default();
+        let lines = batch.lines;
         // Count the lines before sending them, so that `flush` never returns
         // while a line recorded before it is still queued (see `Progress`).
         self.progress.sent.fetch_add(lines, Ordering::SeqCst);
         // One `write` on `NonBlocking` is one message, handed to `Sink::write`
         // whole: whole lines, never split.
-        if self.writer.clone().write_all(text.as_bytes()).is_err() {
+        let sent = self.writer.clone().write_all(&batch.text);
+        batch.clear();
+        if sent.is_err() {
             // The worker is gone; nothing will count these lines out.
             self.progress.done_many(lines);
         }
@@ -355,9 +447,16 @@ impl Write for Sink {
         // A batch that fits the current file goes in whole; only one that
         // crosses the size cap is split, so rotation still falls between lines.
         if self.file.fits(lines.len()) {
+            if self.file.buffered() == 0 && lines.len() >= SINK_BUFFER {
+                // A full batch: written as it is rather than copied first.
+                let result = self.file.write_lines(lines);
+                self.report(result);
+                self.progress.done_many(count_lines(lines));
+                return Ok(lines.len());
+            }
             let result = self.file.buffer_line(lines);
             self.report(result);
-            self.unflushed += lines.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.unflushed += count_lines(lines);
             if self.file.buffered() >= SINK_BUFFER {
                 self.flush_lines();
             }
@@ -385,6 +484,21 @@ impl Drop for Sink {
         self.flush_lines();
         self.progress.close();
     }
+}
+
+/// How many newlines `bytes` holds.
+fn count_lines(bytes: &[u8]) -> u64 {
+    // Counted in u8 lanes, block by block (a block's count fits a u8), which
+    // the compiler turns into wide vector adds.
+    bytes
+        .chunks(usize::from(u8::MAX))
+        .map(|block| {
+            let newlines = block
+                .iter()
+                .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n')));
+            u64::from(newlines)
+        })
+        .sum()
 }
 
 /// `command.log` capped at `max_bytes`, rotated to `command.log.1` ..
@@ -442,6 +556,14 @@ impl Rotating {
         }
         self.buf.extend_from_slice(line);
         self.size += len;
+        Ok(())
+    }
+
+    /// Writes whole lines that fit the file (see [`Rotating::fits`]) while
+    /// nothing is buffered; on failure they are dropped.
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.file.write_all(lines)?;
+        self.size += lines.len() as u64;
         Ok(())
     }
 
@@ -503,66 +625,106 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Appends one log line, ending in a newline, to `out`.
+/// Appends the start of a log line: the timestamp and the namespace.
+fn write_prefix(out: &mut Vec<u8>, timestamp: &str, namespace: &str) {
+    out.extend_from_slice(timestamp.as_bytes());
+    out.extend_from_slice(b" ns=");
+    push_word(out, namespace.as_bytes());
+}
+
+/// Appends one log line, ending in a newline, to `out`: `prefix` (from
+/// [`write_prefix`]), then the outcome, the run time and the words.
 fn write_line<W: AsRef<[u8]>>(
-    out: &mut String,
-    timestamp: &str,
-    namespace: &str,
+    out: &mut Vec<u8>,
+    prefix: &[u8],
     words: &[W],
     outcome: Result<(), &str>,
     elapsed: Duration,
     hidden: Option<Hide>,
 ) {
-    out.push_str(timestamp);
-    out.push_str(" ns=");
-    push_quoted(out, namespace.as_bytes());
+    out.extend_from_slice(prefix);
     match outcome {
-        Ok(()) => out.push_str(" ok"),
+        Ok(()) => out.extend_from_slice(b" ok "),
         Err(message) => {
-            out.push_str(" err: ");
-            push_quoted(out, message.as_bytes());
+            out.extend_from_slice(b" err: ");
+            push_word(out, message.as_bytes());
+            out.push(b' ');
         }
     }
-    out.push(' ');
     push_decimal(out, elapsed.as_micros());
-    out.push_str("us");
+    out.extend_from_slice(b"us");
     write_words(out, words, hidden);
-    out.push('\n');
+    out.push(b'\n');
+}
+
+/// Appends a word as the command language would quote it.
+fn push_word(out: &mut Vec<u8>, word: &[u8]) {
+    if grammar::is_safe_bare_ascii(word) {
+        out.extend_from_slice(word);
+    } else {
+        out.extend_from_slice(grammar::quote_word(word).as_bytes());
+    }
+}
+
+/// What stands for hidden words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    /// One value, marked on its own.
+    Value,
+    /// The words from here on, marked once.
+    Rest(&'static str),
 }
 
 /// Appends the words as logged, each after a space: quoted, with the
 /// `hidden` ones replaced by markers.
-fn write_words<W: AsRef<[u8]>>(out: &mut String, words: &[W], hidden: Option<Hide>) {
+fn write_words<W: AsRef<[u8]>>(out: &mut Vec<u8>, words: &[W], hidden: Option<Hide>) {
     let mut marked = false;
     for (i, word) in words.iter().enumerate() {
         let marker = match hidden {
-            Some(Hide::Value(at)) if at == i => Some(VALUE_HIDDEN),
-            Some(Hide::Statements(from)) if i >= from => Some(STATEMENTS_HIDDEN),
+            Some(Hide::Value(at)) if at == i => Some(Marker::Value),
+            Some(Hide::Statements(from)) if i >= from => Some(Marker::Rest(STATEMENTS_HIDDEN)),
             Some(Hide::AllButKeys(keys)) if i > 0 && !keys.holds(i, words.len()) => {
-                Some(ARGUMENTS_HIDDEN)
+                Some(Marker::Rest(ARGUMENTS_HIDDEN))
             }
             _ => None,
         };
         match marker {
             // One marker stands for every hidden word after the first value.
-            Some(text) if text != VALUE_HIDDEN && marked => {}
-            Some(text) => {
-                marked |= text != VALUE_HIDDEN;
-                out.push(' ');
-                out.push_str(text);
+            Some(Marker::Rest(_)) if marked => {}
+            Some(Marker::Rest(text)) => {
+                marked = true;
+                out.push(b' ');
+                out.extend_from_slice(text.as_bytes());
+            }
+            Some(Marker::Value) => {
+                out.push(b' ');
+                out.extend_from_slice(VALUE_HIDDEN.as_bytes());
             }
             None => {
-                out.push(' ');
-                push_quoted(out, word.as_ref());
+                out.push(b' ');
+                push_word(out, word.as_ref());
             }
         }
     }
 }
 
 /// Appends `n` in decimal (without `fmt`'s machinery: one per line adds up).
-fn push_decimal(out: &mut String, mut n: u128) {
+fn push_decimal(out: &mut Vec<u8>, mut n: u128) {
+    if n < 10 {
+        // Most statements take under 10 µs.
+        out.push(b'0' + n as u8);
+        return;
+    }
     let mut digits = [0u8; 40];
     let mut at = digits.len();
+    // 128-bit division is slow, and run times fit 64 bits for half a
+    // million years: only the digits beyond those take it.
+    while u64::try_from(n).is_err() {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let mut n = u64::try_from(n).unwrap_or_default();
     loop {
         at -= 1;
         digits[at] = b'0' + (n % 10) as u8;
@@ -571,8 +733,10 @@ fn push_decimal(out: &mut String, mut n: u128) {
             break;
         }
     }
+    // Mostly one or two digits: pushed one by one rather than with a call
+    // to copy them.
     for &digit in &digits[at..] {
-        out.push(char::from(digit));
+        out.push(digit);
     }
 }
 
@@ -768,9 +932,9 @@ mod tests {
             u128::from(u64::MAX),
             u128::MAX,
         ] {
-            let mut out = String::from("x");
+            let mut out = b"x".to_vec();
             push_decimal(&mut out, n);
-            assert_eq!(out, format!("x{n}"));
+            assert_eq!(out, format!("x{n}").into_bytes());
         }
     }
 
@@ -779,7 +943,7 @@ mod tests {
     }
 
     fn rendered(list: &[&[u8]], log_values: bool) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         let list = words(list);
         let hidden = if log_values {
             None
@@ -787,7 +951,7 @@ mod tests {
             LastNamed::default().hidden(&list)
         };
         write_words(&mut out, &list, hidden);
-        out.trim_start().to_string()
+        String::from_utf8(out).unwrap().trim_start().to_string()
     }
 
     fn format_line(
@@ -798,11 +962,12 @@ mod tests {
         elapsed: Duration,
         log_values: bool,
     ) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
+        let mut prefix = Vec::new();
+        write_prefix(&mut prefix, timestamp, namespace);
         write_line(
             &mut out,
-            timestamp,
-            namespace,
+            &prefix,
             words,
             outcome,
             elapsed,
@@ -810,7 +975,7 @@ mod tests {
                 .then(|| LastNamed::default().hidden(words))
                 .flatten(),
         );
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -942,6 +1107,15 @@ mod tests {
         );
         assert_eq!(rendered(&[b"\xff", b"x"], false), "\"\\xff\" x");
         assert_eq!(rendered(&[], false), "");
+    }
+
+    #[test]
+    fn lines_are_counted_across_blocks() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a\nb"), 1);
+        let text = "line\n".repeat(1000) + "tail";
+        assert_eq!(count_lines(text.as_bytes()), 1000);
+        assert_eq!(count_lines(&[b'\n'; 600]), 600);
     }
 
     #[test]

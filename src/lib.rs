@@ -37,6 +37,7 @@ use error::OpenError;
 use persist::Persistence;
 use persist::recovery::Report;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -144,6 +145,7 @@ pub struct Db {
     engine: Arc<Engine>,
     persistence: Arc<Persistence>,
     aliases: Mutex<Aliases>,
+    alias_version: Arc<AtomicU64>,
     data_dir: PathBuf,
     recovery: Report,
     stats: stats::Stats,
@@ -198,6 +200,7 @@ impl Db {
         let db = Arc::new(Db {
             engine,
             persistence,
+            alias_version: aliases.version(),
             aliases: Mutex::new(aliases),
             data_dir: options.data_dir.clone(),
             recovery,
@@ -254,6 +257,12 @@ impl Db {
     /// The alias table, locked.
     pub fn aliases(&self) -> MutexGuard<'_, Aliases> {
         lock(&self.aliases)
+    }
+
+    /// Moves on whenever the alias table changes (see [`Aliases::version`]);
+    /// read without the table's lock.
+    pub fn alias_version(&self) -> u64 {
+        self.alias_version.load(Ordering::Acquire)
     }
 
     /// The data directory.

@@ -3,11 +3,13 @@
 
 use crate::Db;
 use crate::command::Reply;
-use crate::command::grammar::{self, Position, Statement};
+use crate::command::grammar::{self, Position, Statement, Word};
+use crate::command::plain::{self, PlainWord};
 use crate::output::{self, Format};
 use crate::repl::Completions;
 use crate::session::{Confirm, Session, StatementError};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,29 @@ const MAX_SOURCE_DEPTH: usize = 16;
 pub trait Backend {
     /// Executes one parsed statement whose source is `text`.
     fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError>;
+    /// Executes one statement of plain text, given as its words borrowed from
+    /// `text`, whose source is `span` of `text`. It `follows` the previous
+    /// statement at once when nothing but showing that one's result came
+    /// between them (see [`Session::execute_words`]).
+    fn execute_plain(
+        &mut self,
+        words: &[PlainWord<'_>],
+        span: Range<usize>,
+        text: &str,
+        _follows: bool,
+    ) -> Result<Reply, StatementError> {
+        let statement = Statement {
+            words: words.iter().map(Word::of).collect(),
+            span,
+        };
+        self.execute(&statement, text)
+    }
+    /// Holds back statistics and command-log records while statements
+    /// already read run (see [`Session::hold_records`]); a remote session
+    /// keeps none.
+    fn hold_records(&mut self) {}
+    /// Hands over held records and stops holding them back.
+    fn release_records(&mut self) {}
     /// The namespace statements run in.
     fn namespace(&self) -> &str;
     /// True while a transaction is open.
@@ -46,6 +71,24 @@ pub trait Backend {
 impl Backend for Session {
     fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
         Session::execute(self, statement, text)
+    }
+
+    fn execute_plain(
+        &mut self,
+        words: &[PlainWord<'_>],
+        span: Range<usize>,
+        text: &str,
+        follows: bool,
+    ) -> Result<Reply, StatementError> {
+        Session::execute_words(self, words, span, text, follows)
+    }
+
+    fn hold_records(&mut self) {
+        Session::hold_records(self);
+    }
+
+    fn release_records(&mut self) {
+        Session::release_records(self);
     }
 
     fn namespace(&self) -> &str {
@@ -237,6 +280,9 @@ pub struct Runner<B: Backend, W: Write> {
     failures: usize,
     depth: usize,
     output_closed: bool,
+    /// True while nothing but showing its result has happened since the
+    /// last statement ended, so the next can be timed from its end.
+    quiet: bool,
 }
 
 impl<B: Backend, W: Write> Runner<B, W> {
@@ -249,6 +295,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
             failures: 0,
             depth: 0,
             output_closed: false,
+            quiet: false,
         }
     }
 
@@ -281,6 +328,30 @@ impl<B: Backend, W: Write> Runner<B, W> {
         let mut line_no = 0;
         let mut raw = Vec::new();
         loop {
+            if pending.is_empty() {
+                // Whole lines of plain ASCII already buffered run straight
+                // from the buffer, without copying them or their words.
+                if let Ok(buffered) = reader.fill_buf() {
+                    let plain = plain::plain_ascii_len(buffered);
+                    let whole = buffered[..plain]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |newline| newline + 1);
+                    if let Ok(text) = std::str::from_utf8(&buffered[..whole])
+                        && !text.is_empty()
+                    {
+                        let flow = self.run_plain(text, &mut line_no, origin);
+                        reader.consume(whole);
+                        if flow == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                        if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                        continue;
+                    }
+                }
+            }
             raw.clear();
             let eof = match reader.read_until(b'\n', &mut raw) {
                 Ok(0) => true,
@@ -345,33 +416,109 @@ impl<B: Backend, W: Write> Runner<B, W> {
         let mut lines = LineCounter::default();
         for statement in &statements {
             let line = first_line + lines.line_at(text, statement.span.start) - 1;
-            if self.settings.echo {
-                let source = text.get(statement.span.clone()).unwrap_or_default();
-                if self.write_line(source) == Flow::Stop {
+            let span = statement.span.clone();
+            let flow = self.run_statement(text, span, first_line, line, origin, |session| {
+                session.execute(statement, text)
+            });
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Runs every statement of `text`, whole lines of plain ASCII (see
+    /// [`plain`]) that follow line `*line_no` of `origin`, counting them in
+    /// `line_no`. Nothing in plain text can fail to parse, so each statement
+    /// runs as it would through [`Runner::run_text`] of its own line.
+    fn run_plain(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
+        self.session.hold_records();
+        let flow = self.run_plain_held(text, line_no, origin);
+        self.session.release_records();
+        flow
+    }
+
+    /// [`Runner::run_plain`] while the session holds its records back.
+    fn run_plain_held(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
+        let mut words = Vec::new();
+        // The text from the start of the current line: offsets and error
+        // positions are relative to it, as when the line is run on its own.
+        let mut line = text;
+        let mut at = 0;
+        *line_no += 1;
+        // The first statement may follow a wait for input.
+        self.quiet = false;
+        while let Some(end) = plain::split_statement(line.as_bytes(), at, &mut words) {
+            if let Some(span) = plain::span(&words) {
+                let source = span.clone();
+                let follows = self.quiet;
+                let flow =
+                    self.run_statement(line, source, *line_no, *line_no, origin, |session| {
+                        session.execute_plain(&words, span, line, follows)
+                    });
+                if flow == Flow::Stop {
                     return Flow::Stop;
                 }
             }
-            let result = self.session.execute(statement, text);
-            let elapsed = self.session.last_elapsed();
-            let flow = match result {
-                Ok(Reply::Exit) => Flow::Stop,
-                Ok(Reply::Source(path)) => self.source(&path, origin, line),
-                Ok(reply) => match output::fixed(&reply, self.settings.format) {
+            match line.get(end + 1..) {
+                Some(next) if line.as_bytes()[end] == b'\n' => {
+                    line = next;
+                    at = 0;
+                    if !line.is_empty() {
+                        *line_no += 1;
+                    }
+                }
+                _ => at = end + 1,
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Runs one statement, whose source is `span` of `text` at line `line`
+    /// (`text` starting at line `first_line`), with `execute`, and shows its
+    /// result or error.
+    fn run_statement(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        first_line: usize,
+        line: usize,
+        origin: Option<&Path>,
+        execute: impl FnOnce(&mut B) -> Result<Reply, StatementError>,
+    ) -> Flow {
+        if self.settings.echo {
+            let source = text.get(span).unwrap_or_default();
+            if self.write_line(source) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        let result = execute(&mut self.session);
+        let elapsed = self.session.last_elapsed();
+        self.quiet = false;
+        let flow = match result {
+            Ok(Reply::Exit) => Flow::Stop,
+            Ok(Reply::Source(path)) => self.source(&path, origin, line),
+            Ok(reply) => {
+                self.quiet = true;
+                match output::fixed(&reply, self.settings.format) {
                     Some(text) => self.write_line(text),
                     None => {
                         let rendered = output::render(&reply, self.settings.format);
                         self.write_line(&rendered)
                     }
-                },
-                Err(e) => {
-                    let message = statement_message(text, first_line, line, &e);
-                    self.fail(origin, &message, line)
                 }
-            };
-            if flow == Flow::Stop {
-                return Flow::Stop;
             }
-            if self.session.timing() && self.show_timing(elapsed) == Flow::Stop {
+            Err(e) => {
+                let message = statement_message(text, first_line, line, &e);
+                self.fail(origin, &message, line)
+            }
+        };
+        if flow == Flow::Stop {
+            return Flow::Stop;
+        }
+        if self.session.timing() {
+            self.quiet = false;
+            if self.show_timing(elapsed) == Flow::Stop {
                 return Flow::Stop;
             }
         }

@@ -2,13 +2,15 @@
 //! aliases, keeps the open transaction, and runs batches atomically.
 
 use crate::Db;
-use crate::command::grammar::{self, Statement, Word};
+use crate::command::grammar::{self, AsWord, Statement, Word};
+use crate::command::spec::Spec;
 use crate::command::{self, BatchSource, Command, Op, Reply, help, redis};
 use crate::engine::{Changes, DEFAULT_NAMESPACE};
 use crate::error::CommandError;
 use crate::fsutil;
 use crate::persist::json;
-use crate::{config, stats};
+use crate::{cmdlog, config, stats};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,7 +52,35 @@ pub struct Session {
     transaction: Option<Transaction>,
     timing: bool,
     last_elapsed: Duration,
+    /// When the last statement run by [`Session::execute_words`] finished.
+    last_finished: Option<Instant>,
     confirm: Option<Confirm>,
+    /// The last command word looked up, and the command it names: a script
+    /// mostly repeats a few commands.
+    last_command: (Vec<u8>, Option<&'static Spec>),
+    /// The last first word checked against the alias table, the table's
+    /// version then, and whether it was an alias: while neither changes,
+    /// statements skip the table's lock.
+    last_alias_check: (Vec<u8>, Option<u64>, bool),
+    /// Whether statistics and command-log lines are held back.
+    holding: bool,
+    held: Held,
+}
+
+/// Most statements whose records a session holds back at once.
+const HELD_STATEMENTS: usize = 256;
+
+/// Statistics and command-log lines held back (see [`Session::hold_records`]).
+#[derive(Debug, Default)]
+struct Held {
+    samples: Vec<stats::Sample>,
+    lines: Option<cmdlog::Lines>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -71,7 +101,12 @@ impl Session {
             transaction: None,
             timing: false,
             last_elapsed: Duration::ZERO,
+            last_finished: None,
             confirm: None,
+            last_command: (Vec::new(), None),
+            last_alias_check: (Vec::new(), None, false),
+            holding: false,
+            held: Held::default(),
         }
     }
 
@@ -125,21 +160,51 @@ impl Session {
     /// Executes one parsed statement whose source is `text`. A first word that
     /// names no inmem command may name a Redis command, run with Redis's semantics.
     pub fn execute(&mut self, statement: &Statement, text: &str) -> Result<Reply, StatementError> {
-        let started = Instant::now();
-        let expanded;
-        let words: &[Word] = {
-            let aliases = self.db.aliases();
-            if aliases.starts_with_alias(&statement.words) {
-                expanded = aliases.expand(statement.words.clone());
-                &expanded
-            } else {
-                &statement.words
-            }
+        self.execute_words(&statement.words, statement.span.clone(), text, false)
+    }
+
+    /// [`Session::execute`] of a statement given as its words and the byte
+    /// range `span` of its source in `text` (script mode borrows plain words
+    /// straight from its input).
+    ///
+    /// When the statement `follows` the previous one at once (script mode
+    /// running statements it has already read), it is timed from the end of
+    /// the previous one, so one clock reading serves both; its run time then
+    /// includes reading it and showing the previous result.
+    pub fn execute_words<W: AsWord>(
+        &mut self,
+        words: &[W],
+        span: Range<usize>,
+        text: &str,
+        follows: bool,
+    ) -> Result<Reply, StatementError> {
+        let started = match self.last_finished {
+            Some(finished) if follows => finished,
+            _ => Instant::now(),
         };
-        let spec = command::spec_of(words);
+        let expanded = self.starts_with_alias(words).then(|| {
+            self.db
+                .aliases()
+                .expand(words.iter().map(Word::of).collect())
+        });
+        match expanded {
+            Some(words) => self.execute_expanded(&words, span, text, started),
+            None => self.execute_expanded(words, span, text, started),
+        }
+    }
+
+    /// Runs a statement whose aliases are expanded, timed from `started`.
+    fn execute_expanded<W: AsWord>(
+        &mut self,
+        words: &[W],
+        span: Range<usize>,
+        text: &str,
+        started: Instant,
+    ) -> Result<Reply, StatementError> {
+        let spec = self.spec_of(words);
         let redis = match (spec, words.first()) {
             (None, Some(first)) => {
-                redis::lookup(&first.bytes).filter(|r| redis::build_is_keyspace(r))
+                redis::lookup(first.as_ref()).filter(|r| redis::build_is_keyspace(r))
             }
             _ => None,
         };
@@ -155,11 +220,16 @@ impl Session {
             }),
         };
         let result = built.and_then(|command| {
-            let source = text.get(statement.span.clone()).unwrap_or_default();
+            if !matches!(command, Command::Op(_)) {
+                // It may read the statistics or stop the process.
+                self.hand_over();
+            }
+            let source = text.get(span).unwrap_or_default();
             Ok(self.run(command, source)?)
         });
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
+        self.last_finished = Some(finished);
         self.finish(name, words, &result, finished);
         result
     }
@@ -210,19 +280,98 @@ impl Session {
         }
     }
 
-    /// Records a finished statement in the statistics and the command log.
+    /// True when the statement's first word is an alias.
+    fn starts_with_alias<W: AsRef<[u8]>>(&mut self, words: &[W]) -> bool {
+        let Some(first) = words.first().map(AsRef::as_ref) else {
+            return false;
+        };
+        let version = self.db.alias_version();
+        let (word, checked, is_alias) = &mut self.last_alias_check;
+        if *checked != Some(version) || first != word.as_slice() {
+            let aliases = self.db.aliases();
+            *is_alias = aliases.starts_with_alias(words);
+            // Read under the table's lock, so it names the table just checked.
+            *checked = Some(self.db.alias_version());
+            word.clear();
+            word.extend_from_slice(first);
+        }
+        *is_alias
+    }
+
+    /// The command table entry a statement's first word names, if any.
+    fn spec_of<W: AsRef<[u8]>>(&mut self, words: &[W]) -> Option<&'static Spec> {
+        let first = words.first()?.as_ref();
+        let (word, spec) = &mut self.last_command;
+        if first != word.as_slice() {
+            word.clear();
+            word.extend_from_slice(first);
+            *spec = command::spec::lookup_bytes(first);
+        }
+        *spec
+    }
+
+    /// Records a finished statement in the statistics and the command log
+    /// (or holds its records back, see [`Session::hold_records`]).
     fn finish<W: AsRef<[u8]>>(
-        &self,
+        &mut self,
         name: &'static str,
         words: &[W],
         result: &Result<Reply, StatementError>,
         finished: Instant,
     ) {
-        self.db.stats().record_at(name, self.last_elapsed, finished);
+        let elapsed = self.last_elapsed;
+        let message = result.as_ref().err().map(|e| e.error.to_string());
+        let outcome = message.as_deref().map_or(Ok(()), Err);
+        if self.holding {
+            let held = &mut self.held;
+            held.samples.push(stats::Sample {
+                command: name,
+                elapsed,
+                finished,
+            });
+            if let Some(lines) = held.lines.as_mut() {
+                lines.push(&self.namespace, words, outcome, elapsed, finished);
+            }
+            if held.samples.len() >= HELD_STATEMENTS {
+                self.hand_over();
+            }
+            return;
+        }
+        self.db.stats().record_at(name, elapsed, finished);
         if let Some(log) = self.db.command_log() {
-            let message = result.as_ref().err().map(|e| e.error.to_string());
-            let outcome = message.as_deref().map_or(Ok(()), Err);
-            log.record_at(&self.namespace, words, outcome, self.last_elapsed, finished);
+            log.record_at(&self.namespace, words, outcome, elapsed, finished);
+        }
+    }
+
+    /// Holds back the statistics and command-log lines of the statements
+    /// that follow, and hands them over in batches, taking their locks once
+    /// per batch rather than once per statement: after at most
+    /// [`HELD_STATEMENTS`] statements, before any statement that is not a
+    /// keyspace operation (so `stats` counts every statement before it), at
+    /// [`Session::release_records`] and when the session ends. Script mode
+    /// holds them while it runs input it has already read.
+    pub fn hold_records(&mut self) {
+        if self.held.lines.is_none() {
+            self.held.lines = self.db.command_log().map(cmdlog::CommandLog::lines);
+        }
+        self.holding = true;
+    }
+
+    /// Hands over held records and stops holding them back.
+    pub fn release_records(&mut self) {
+        self.hand_over();
+        self.holding = false;
+    }
+
+    /// Hands over the records held back so far.
+    fn hand_over(&mut self) {
+        let held = &mut self.held;
+        if !held.samples.is_empty() {
+            self.db.stats().record_all(&held.samples);
+            held.samples.clear();
+        }
+        if let (Some(log), Some(lines)) = (self.db.command_log(), held.lines.as_mut()) {
+            log.append(lines);
         }
     }
 
@@ -446,11 +595,14 @@ impl Session {
 }
 
 /// Builds a Redis-dialect statement typed at the REPL or in a script.
-fn build_redis(spec: &'static redis::RedisSpec, words: &[Word]) -> Result<Command, StatementError> {
+fn build_redis<W: AsRef<[u8]>>(
+    spec: &'static redis::RedisSpec,
+    words: &[W],
+) -> Result<Command, StatementError> {
     if !spec.accepts(words.len()) {
         return Err(redis::arity_error(spec).into());
     }
-    let args: Vec<Vec<u8>> = words[1..].iter().map(|w| w.bytes.clone()).collect();
+    let args: Vec<Vec<u8>> = words[1..].iter().map(|w| w.as_ref().to_vec()).collect();
     match redis::build(spec, &args) {
         Some(built) => Ok(built?),
         None => Err(CommandError::UnknownCommand(spec.name.to_string()).into()),

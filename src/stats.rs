@@ -1,7 +1,7 @@
 //! Operation counts and per-command latency (HDR histograms), for `stats`.
 
 use hdrhistogram::Histogram;
-use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,10 +26,25 @@ pub struct Latency {
     pub mean: f64,
 }
 
+/// One executed statement, as [`Stats::record_all`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Command name.
+    pub command: &'static str,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// When it finished.
+    pub finished: Instant,
+}
+
 #[derive(Debug)]
 struct Tracking {
     ops: u64,
-    latency: BTreeMap<&'static str, Histogram<u64>>,
+    /// A histogram per command, in the order commands were first seen.
+    latency: Vec<(&'static str, Histogram<u64>)>,
+    /// Where the last command recorded is in `latency`: statements mostly
+    /// repeat the command before them.
+    last: usize,
     /// Whole seconds since start of the current window, and its count.
     second: u64,
     this_second: u64,
@@ -51,13 +66,35 @@ impl Default for Stats {
             started: Instant::now(),
             tracking: Mutex::new(Tracking {
                 ops: 0,
-                latency: BTreeMap::new(),
+                latency: Vec::new(),
+                last: 0,
                 second: 0,
                 this_second: 0,
                 last_second: 0,
             }),
             latency_tracking: AtomicBool::new(true),
         }
+    }
+}
+
+impl Tracking {
+    /// The histogram of `command`, created on its first statement.
+    fn histogram(&mut self, command: &'static str) -> &mut Histogram<u64> {
+        let same = |name: &str| std::ptr::eq(name, command) || name == command;
+        let at = match self.latency.get(self.last) {
+            Some((name, _)) if same(name) => self.last,
+            _ => match self.latency.iter().position(|(name, _)| same(name)) {
+                Some(at) => at,
+                None => {
+                    let histogram = Histogram::new_with_bounds(1, MAX_TRACKED_NS, 2)
+                        .expect("valid histogram bounds");
+                    self.latency.push((command, histogram));
+                    self.latency.len() - 1
+                }
+            },
+        };
+        self.last = at;
+        &mut self.latency[at].1
     }
 }
 
@@ -74,22 +111,47 @@ impl Stats {
     /// [`Stats::record`] for a statement that finished at `finished` (a
     /// caller that has just read the clock saves reading it again).
     pub fn record_at(&self, command: &'static str, elapsed: Duration, finished: Instant) {
-        let now_second = finished.saturating_duration_since(self.started).as_secs();
-        let nanos = u64::try_from(elapsed.as_nanos())
-            .unwrap_or(u64::MAX)
-            .clamp(1, MAX_TRACKED_NS);
+        self.record_all(&[Sample {
+            command,
+            elapsed,
+            finished,
+        }]);
+    }
+
+    /// Records statements, in order, under one hold of the lock (script mode
+    /// hands over a run of statements at once).
+    pub fn record_all(&self, samples: &[Sample]) {
+        let latency = self.latency_tracking.load(Ordering::Relaxed);
         let mut t = self.lock();
-        t.ops += 1;
-        roll(&mut t, now_second);
-        t.this_second += 1;
-        if !self.latency_tracking.load(Ordering::Relaxed) {
-            return;
+        // The second since start that the last sample fell in, and the
+        // instants it spans: the next samples mostly fall in it too.
+        let mut window: Option<(u64, Range<Instant>)> = None;
+        for sample in samples {
+            let now_second = match &window {
+                Some((second, during)) if during.contains(&sample.finished) => *second,
+                _ => {
+                    let second = sample
+                        .finished
+                        .saturating_duration_since(self.started)
+                        .as_secs();
+                    let from = self.started.checked_add(Duration::from_secs(second));
+                    window = from.and_then(|from| {
+                        Some((second, from..from.checked_add(Duration::from_secs(1))?))
+                    });
+                    second
+                }
+            };
+            t.ops += 1;
+            roll(&mut t, now_second);
+            t.this_second += 1;
+            if latency {
+                let nanos = u64::try_from(sample.elapsed.as_nanos())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, MAX_TRACKED_NS);
+                // Clamped into the histogram's range, so recording cannot fail.
+                let _ = t.histogram(sample.command).record(nanos);
+            }
         }
-        let histogram = t.latency.entry(command).or_insert_with(|| {
-            Histogram::new_with_bounds(1, MAX_TRACKED_NS, 2).expect("valid histogram bounds")
-        });
-        // Clamped into the histogram's range above, so recording cannot fail.
-        let _ = histogram.record(nanos);
     }
 
     /// Turns per-command latency histograms on or off (`config set latency-tracking`).
@@ -123,7 +185,8 @@ impl Stats {
     /// Percentiles per command, by name.
     pub fn latency(&self) -> Vec<Latency> {
         let micros = |ns: u64| ns as f64 / 1000.0;
-        self.lock()
+        let mut latency: Vec<Latency> = self
+            .lock()
             .latency
             .iter()
             .map(|(command, h)| Latency {
@@ -134,7 +197,9 @@ impl Stats {
                 p99: micros(h.value_at_quantile(0.99)),
                 mean: h.mean() / 1000.0,
             })
-            .collect()
+            .collect();
+        latency.sort_unstable_by_key(|l| l.command);
+        latency
     }
 
     /// Clears counts and histograms.

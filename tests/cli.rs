@@ -437,3 +437,87 @@ fn command_log_hides_values_unless_asked() {
         .code(2)
         .stderr(predicate::str::contains("--log-level"));
 }
+
+#[test]
+fn long_scripts_mix_plain_and_other_lines_across_input_buffers() {
+    // Over 64 KiB of input, so lines straddle the reader's buffer; plain
+    // lines run from the buffer, the others through the full grammar, and
+    // errors far into the file still name their line.
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = String::new();
+    let mut expected = String::new();
+    let mut line = 0;
+    for i in 0..6000 {
+        line += 1;
+        match i {
+            1234 => {
+                script.push_str("put quoted \"a b\"; get quoted # both\n");
+                expected.push_str("OK\na b\n");
+            }
+            2500 => script.push_str("frobnicate x\n"),
+            3000 => {
+                script.push_str("put \u{e9} \u{fc}\r\nget \u{e9}\n");
+                expected.push_str("OK\n\u{fc}\n");
+                line += 1;
+            }
+            4000 => {
+                script.push_str("put multi 'x\ny'; get multi\n");
+                expected.push_str("OK\n\"x\\ny\"\n");
+                line += 1;
+            }
+            5999 => {
+                assert_eq!(line, 6002);
+                script.push_str("get k1;  ;\tput k2 2 3 4 5\n");
+                expected.push_str("v1\n");
+            }
+            _ => {
+                script.push_str(&format!("put k{i} v{i} ;get k{i}\n"));
+                expected.push_str(&format!("OK\nv{i}\n"));
+            }
+        }
+    }
+    assert!(script.len() > 2 << 16);
+    let file = dir.path().join("script.txt");
+    std::fs::write(&file, &script).unwrap();
+    for from_file in [false, true] {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = inmem(&data);
+        if from_file {
+            cmd.arg("-f").arg(&file);
+        } else {
+            cmd.write_stdin(script.clone());
+        }
+        cmd.assert().code(1).stdout(expected.clone()).stderr(
+            "line 2501, column 1: unknown command 'frobnicate' (type 'help' for the list)\n\
+             line 6002, column 25: wrong number of arguments for 'put': \
+             usage: put <key> <value> [ttl_seconds | px <milliseconds>]\n",
+        );
+    }
+}
+
+#[test]
+fn stats_and_the_command_log_count_every_statement_of_a_long_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script: String = (0..3000).map(|i| format!("put k{i} v{i}\n")).collect();
+    script.push_str("stats\n");
+    let out = inmem(&dir)
+        .arg("--json")
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(stats["ops"], 3000, "{stats}");
+    assert_eq!(stats["latency_us"]["put"]["count"], 3000, "{stats}");
+    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3001);
+    for (i, line) in lines[..3000].iter().enumerate() {
+        assert!(
+            line.ends_with(&format!("us put k{i} <value hidden>")),
+            "line {i}: {line}"
+        );
+    }
+    assert!(lines[3000].ends_with("us stats"), "{}", lines[3000]);
+}

@@ -30,6 +30,8 @@ use nom::multi::{fold, separated_list1};
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
+use super::plain;
+
 /// One word of a statement: its bytes after unquoting, and the byte offset in
 /// the parsed text where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,30 @@ pub struct Word {
 impl AsRef<[u8]> for Word {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
+    }
+}
+
+/// A statement word as the command builders read it: its bytes (after
+/// unquoting) and the byte offset where it starts. Owned words come from the
+/// grammar; script mode borrows plain words straight from its input.
+pub trait AsWord: AsRef<[u8]> {
+    /// Byte offset in the parsed text of the word's first character.
+    fn offset(&self) -> usize;
+}
+
+impl AsWord for Word {
+    fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl Word {
+    /// An owned copy of any word.
+    pub fn of(word: &impl AsWord) -> Word {
+        Word {
+            bytes: word.as_ref().to_vec(),
+            offset: word.offset(),
+        }
     }
 }
 
@@ -440,50 +466,22 @@ fn expect_end(input: &str) -> PResult<'_, ()> {
 /// Parses all statements of `text`; runs nothing, so one error means no
 /// statement is returned.
 pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
-    if is_plain(text) {
+    if plain::is_plain(text.as_bytes()) {
         return Ok(parse_plain(text));
     }
     parse_full(text)
 }
 
-/// True when `text` holds no quote and no `#`: then every word is bare and
-/// nothing can fail, so [`parse_plain`] reads it exactly as the grammar does.
-fn is_plain(text: &str) -> bool {
-    !text.bytes().any(|b| matches!(b, b'"' | b'\'' | b'#'))
-}
-
 /// The grammar's reading of quote- and comment-free text, without the
-/// combinators: statements split at `;` and newlines, words at blanks.
+/// combinators (see [`plain`]).
 fn parse_plain(text: &str) -> Vec<Statement> {
-    let bytes = text.as_bytes();
     let mut statements = Vec::new();
     let mut words = Vec::new();
     let mut at = 0;
-    while at <= bytes.len() {
-        let end = bytes[at..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b';')
-            .map_or(bytes.len(), |n| at + n);
-        let mut start = at;
-        while start < end {
-            if matches!(bytes[start], b' ' | b'\t' | b'\r') {
-                start += 1;
-                continue;
-            }
-            let stop = bytes[start..end]
-                .iter()
-                .position(|&b| matches!(b, b' ' | b'\t' | b'\r'))
-                .map_or(end, |n| start + n);
-            words.push(Word {
-                bytes: bytes[start..stop].to_vec(),
-                offset: start,
-            });
-            start = stop;
-        }
-        if let (Some(first), Some(last)) = (words.first(), words.last()) {
-            let span = first.offset..last.offset + last.bytes.len();
+    while let Some(end) = plain::split_statement(text.as_bytes(), at, &mut words) {
+        if let Some(span) = plain::span(&words) {
             statements.push(Statement {
-                words: std::mem::take(&mut words),
+                words: words.iter().map(Word::of).collect(),
                 span,
             });
         }
@@ -595,13 +593,19 @@ pub fn quote_word(bytes: &[u8]) -> String {
     quoted
 }
 
+/// True when `bytes` is printable ASCII without `;`, not opening like a
+/// quote or a comment: safe to write bare (the common case, checked byte by
+/// byte before anything slower).
+pub fn is_safe_bare_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .first()
+        .is_some_and(|first| !matches!(first, b'"' | b'\'' | b'#'))
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b';')
+}
+
 /// Appends [`quote_word`]'s rendering of `bytes` to `quoted`.
 pub fn push_quoted(quoted: &mut String, bytes: &[u8]) {
-    // Printable ASCII without `;` (and not opening like a quote or comment)
-    // is safe bare: the common case, checked byte by byte.
-    if let Some(&first) = bytes.first()
-        && !matches!(first, b'"' | b'\'' | b'#')
-        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b';')
+    if is_safe_bare_ascii(bytes)
         && let Ok(text) = std::str::from_utf8(bytes)
     {
         quoted.push_str(text);
@@ -1122,9 +1126,9 @@ mod tests {
     #[test]
     fn texts_with_quotes_or_comments_take_the_full_grammar() {
         for text in ["put a \"b\"", "put a 'b'", "put a # c", "put a#b"] {
-            assert!(!is_plain(text), "{text:?}");
+            assert!(!plain::is_plain(text.as_bytes()), "{text:?}");
         }
-        assert!(is_plain("put a b; get a\n\tx\\y\r\n"));
+        assert!(plain::is_plain(b"put a b; get a\n\tx\\y\r\n"));
         assert_eq!(
             parse(" put  a\tb ;;\n get a \r\n").unwrap(),
             parse_full(" put  a\tb ;;\n get a \r\n").unwrap()
@@ -1227,7 +1231,7 @@ mod tests {
                 0..40,
             ).prop_map(|chars| chars.into_iter().collect::<String>())
         ) {
-            prop_assert!(is_plain(&text));
+            prop_assert!(plain::is_plain(text.as_bytes()));
             prop_assert_eq!(parse_plain(&text), parse_full(&text).unwrap());
         }
 

@@ -3,12 +3,13 @@
 
 pub mod grammar;
 pub mod help;
+pub mod plain;
 pub mod redis;
 pub mod reply;
 pub mod spec;
 
 use crate::error::CommandError;
-use grammar::Word;
+use grammar::{AsWord, Word};
 use regex::bytes::{Regex, RegexBuilder};
 pub use reply::Reply;
 use spec::Spec;
@@ -233,14 +234,14 @@ pub struct BuildError {
 }
 
 impl BuildError {
-    fn at(word: &Word, error: CommandError) -> Self {
+    fn at(word: &impl AsWord, error: CommandError) -> Self {
         BuildError {
-            offset: Some(word.offset),
+            offset: Some(word.offset()),
             error,
         }
     }
 
-    fn bad(word: &Word, message: String) -> Self {
+    fn bad(word: &impl AsWord, message: String) -> Self {
         Self::at(word, CommandError::BadArgument(message))
     }
 }
@@ -257,10 +258,10 @@ pub fn words(args: &[Vec<u8>]) -> Vec<Word> {
 }
 
 /// The command word of a statement, as text (lossy: it is only compared to names).
-pub fn command_word(words: &[Word]) -> String {
+pub fn command_word<W: AsRef<[u8]>>(words: &[W]) -> String {
     words
         .first()
-        .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+        .map(|w| String::from_utf8_lossy(w.as_ref()).into_owned())
         .unwrap_or_default()
 }
 
@@ -270,14 +271,16 @@ pub fn build(words: &[Word]) -> Result<Command, BuildError> {
 }
 
 /// The command table entry a statement's first word names, if any.
-pub fn spec_of(words: &[Word]) -> Option<&'static Spec> {
-    let first = words.first()?;
-    spec::lookup(std::str::from_utf8(&first.bytes).ok()?)
+pub fn spec_of<W: AsRef<[u8]>>(words: &[W]) -> Option<&'static Spec> {
+    spec::lookup_bytes(words.first()?.as_ref())
 }
 
 /// Builds a typed command whose table entry was already looked up with
 /// [`spec_of`] (callers that also need the name look it up only once).
-pub fn build_with(spec: Option<&'static Spec>, words: &[Word]) -> Result<Command, BuildError> {
+pub fn build_with<W: AsWord>(
+    spec: Option<&'static Spec>,
+    words: &[W],
+) -> Result<Command, BuildError> {
     let Some(first) = words.first() else {
         return Err(BuildError {
             offset: None,
@@ -301,8 +304,12 @@ fn arity(spec: &'static Spec) -> CommandError {
     }
 }
 
-fn build_from(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Command, BuildError> {
-    let key = |i: usize| args[i].bytes.clone();
+fn build_from<W: AsWord>(
+    spec: &'static Spec,
+    first: &W,
+    args: &[W],
+) -> Result<Command, BuildError> {
+    let key = |i: usize| args[i].as_ref().to_vec();
     let op = match spec.name {
         "put" => Op::Put {
             key: key(0),
@@ -310,7 +317,7 @@ fn build_from(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Comman
             ttl_ms: put_ttl(&args[2..])?,
         },
         "get" => Op::Get(key(0)),
-        "delete" => Op::Delete(args.iter().map(|w| w.bytes.clone()).collect()),
+        "delete" => Op::Delete(args.iter().map(|w| w.as_ref().to_vec()).collect()),
         "exists" => Op::Exists(key(0)),
         "incr" | "decr" => {
             let by = match args.get(1) {
@@ -334,7 +341,7 @@ fn build_from(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Comman
         }
         "ttl" => Op::Ttl(key(0)),
         "persist" => Op::Persist(key(0)),
-        "keys" => Op::Keys(args.first().map(|w| w.bytes.clone())),
+        "keys" => Op::Keys(args.first().map(|w| w.as_ref().to_vec())),
         "values" => Op::Values,
         "items" => Op::Items,
         "size" => Op::Size,
@@ -345,7 +352,11 @@ fn build_from(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Comman
     Ok(Command::Op(op))
 }
 
-fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Command, BuildError> {
+fn build_control<W: AsWord>(
+    spec: &'static Spec,
+    first: &W,
+    args: &[W],
+) -> Result<Command, BuildError> {
     let text = |i: usize| utf8_arg(&args[i]);
     Ok(match spec.name {
         "begin" => Command::Begin,
@@ -366,7 +377,7 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
             name: text(0)?,
             body: args[1..]
                 .iter()
-                .map(|w| grammar::quote_word(&w.bytes))
+                .map(|w| grammar::quote_word(w.as_ref()))
                 .collect::<Vec<_>>()
                 .join(" "),
         },
@@ -378,7 +389,7 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
         "dropns" => Command::DropNamespace(text(0)?),
         "stats" => match args.first() {
             None => Command::Stats { reset: false },
-            Some(word) if word.bytes.eq_ignore_ascii_case(b"reset") => {
+            Some(word) if word.as_ref().eq_ignore_ascii_case(b"reset") => {
                 Command::Stats { reset: true }
             }
             Some(word) => {
@@ -409,7 +420,7 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
         "import" => Command::Import(text(0)?),
         "help" => Command::Help(
             args.first()
-                .map(|w| String::from_utf8_lossy(&w.bytes).into()),
+                .map(|w| String::from_utf8_lossy(w.as_ref()).into()),
         ),
         "exit" => Command::Exit,
         other => {
@@ -424,7 +435,7 @@ fn build_control(spec: &'static Spec, first: &Word, args: &[Word]) -> Result<Com
 }
 
 /// The optional TTL after `put <key> <value>`: `<seconds>`, `px <ms>` or `ex <seconds>`.
-fn put_ttl(rest: &[Word]) -> Result<Option<i64>, BuildError> {
+fn put_ttl<W: AsWord>(rest: &[W]) -> Result<Option<i64>, BuildError> {
     match rest {
         [] => Ok(None),
         [seconds] => {
@@ -432,7 +443,7 @@ fn put_ttl(rest: &[Word]) -> Result<Option<i64>, BuildError> {
             seconds_to_ms(seconds, n).map(Some)
         }
         [unit, amount] => {
-            let unit_text = String::from_utf8_lossy(&unit.bytes).to_ascii_lowercase();
+            let unit_text = String::from_utf8_lossy(unit.as_ref()).to_ascii_lowercase();
             let n = positive_arg(amount, &unit_text)?;
             match unit_text.as_str() {
                 "px" => Ok(Some(n)),
@@ -447,14 +458,14 @@ fn put_ttl(rest: &[Word]) -> Result<Option<i64>, BuildError> {
     }
 }
 
-fn seconds_to_ms(word: &Word, seconds: i64) -> Result<i64, BuildError> {
+fn seconds_to_ms(word: &impl AsWord, seconds: i64) -> Result<i64, BuildError> {
     seconds
         .checked_mul(1000)
         .filter(|ms| ms.abs() <= MAX_TTL_MS)
         .ok_or_else(|| BuildError::bad(word, "TTL is out of range".into()))
 }
 
-fn find(args: &[Word]) -> Result<Op, BuildError> {
+fn find<W: AsWord>(args: &[W]) -> Result<Op, BuildError> {
     let (pattern, flags) = args
         .split_last()
         .expect("arity checked: at least two words");
@@ -476,7 +487,7 @@ fn find(args: &[Word]) -> Result<Op, BuildError> {
     }
     let target = target
         .ok_or_else(|| BuildError::bad(&flags[0], "find needs -k (keys) or -v (values)".into()))?;
-    let bytes = pattern.bytes.clone();
+    let bytes = pattern.as_ref().to_vec();
     let matcher = match mode {
         None => Matcher::Exact(bytes),
         Some('l') => Matcher::Glob(bytes),
@@ -485,7 +496,7 @@ fn find(args: &[Word]) -> Result<Op, BuildError> {
     Ok(Op::Find { target, matcher })
 }
 
-fn compile_regex(word: &Word) -> Result<Regex, BuildError> {
+fn compile_regex(word: &impl AsWord) -> Result<Regex, BuildError> {
     let text = utf8_arg(word)?;
     RegexBuilder::new(&text)
         .size_limit(REGEX_SIZE_LIMIT)
@@ -499,13 +510,13 @@ fn compile_regex(word: &Word) -> Result<Regex, BuildError> {
         })
 }
 
-fn utf8_arg(word: &Word) -> Result<String, BuildError> {
-    String::from_utf8(word.bytes.clone())
+fn utf8_arg(word: &impl AsWord) -> Result<String, BuildError> {
+    String::from_utf8(word.as_ref().to_vec())
         .map_err(|_| BuildError::bad(word, "expected UTF-8 text".into()))
 }
 
-fn int_arg(word: &Word, what: &str) -> Result<i64, BuildError> {
-    std::str::from_utf8(&word.bytes)
+fn int_arg(word: &impl AsWord, what: &str) -> Result<i64, BuildError> {
+    std::str::from_utf8(word.as_ref())
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .ok_or_else(|| {
@@ -513,13 +524,13 @@ fn int_arg(word: &Word, what: &str) -> Result<i64, BuildError> {
                 word,
                 format!(
                     "expected an integer for {what}, found '{}'",
-                    String::from_utf8_lossy(&word.bytes)
+                    String::from_utf8_lossy(word.as_ref())
                 ),
             )
         })
 }
 
-fn positive_arg(word: &Word, what: &str) -> Result<i64, BuildError> {
+fn positive_arg(word: &impl AsWord, what: &str) -> Result<i64, BuildError> {
     let n = int_arg(word, what)?;
     if n <= 0 {
         return Err(BuildError::bad(

@@ -531,15 +531,19 @@ pub fn syntax_parts(syntax: &str) -> Vec<String> {
 /// Longest command word; longer words name nothing.
 const MAX_NAME: usize = 32;
 
+/// Names to commands, hashed with a fixed-seed fast hasher: the table is
+/// built from constants, so nobody can choose keys that collide.
+type NameTable =
+    std::collections::HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
+
 /// Every name and other name, lowercase, to its command.
-fn by_name() -> &'static std::collections::HashMap<&'static str, &'static Spec> {
-    static TABLE: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Spec>> =
-        std::sync::OnceLock::new();
+fn by_name() -> &'static NameTable {
+    static TABLE: std::sync::OnceLock<NameTable> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table = std::collections::HashMap::new();
+        let mut table = NameTable::default();
         for spec in COMMANDS {
             for name in std::iter::once(&spec.name).chain(spec.also) {
-                table.insert(*name, spec);
+                table.insert(name.as_bytes(), spec);
             }
         }
         table
@@ -548,14 +552,20 @@ fn by_name() -> &'static std::collections::HashMap<&'static str, &'static Spec> 
 
 /// The command named by `word` (case-insensitive), if any.
 pub fn lookup(word: &str) -> Option<&'static Spec> {
+    lookup_bytes(word.as_bytes())
+}
+
+/// [`lookup`] of a statement word's bytes (names are ASCII, so a word that is
+/// not UTF-8 names nothing).
+pub fn lookup_bytes(word: &[u8]) -> Option<&'static Spec> {
     if word.len() > MAX_NAME {
         return None;
     }
     let mut buf = [0u8; MAX_NAME];
     let lower = &mut buf[..word.len()];
-    lower.copy_from_slice(word.as_bytes());
+    lower.copy_from_slice(word);
     lower.make_ascii_lowercase();
-    by_name().get(std::str::from_utf8(lower).ok()?).copied()
+    by_name().get(&*lower).copied()
 }
 
 #[cfg(test)]

@@ -311,9 +311,10 @@ impl Data {
             self.watchers
                 .touch(namespace, mutations.as_ref(), self.keyspace(namespace));
         }
-        self.keyspace_mut(namespace);
-        let Some(keyspace) = self.namespaces.get_mut(namespace) else {
-            return;
+        // One lookup when the namespace exists (nearly always).
+        let keyspace = match self.namespaces.get_mut(namespace) {
+            Some(keyspace) => keyspace,
+            None => self.namespaces.entry(namespace.to_string()).or_default(),
         };
         for mutation in mutations {
             let sink = self
@@ -610,12 +611,14 @@ impl Engine {
     }
 
     fn run_cow(&self, namespace: &str, op: Cow<'_, Op>) -> Result<Reply, CommandError> {
-        let now = self.now();
+        // A put without a TTL reads the clock only to enforce a limit.
+        let mut now = (!matches!(&*op, Op::Put { ttl_ms: None, .. })).then(|| self.now());
         let mut data = self.lock();
         data.tick += 1;
         if op.writes() {
             self.journal.writable()?;
             if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
+                let now = *now.get_or_insert_with(|| self.now());
                 let adds = op.key().is_some_and(|key| {
                     op.may_add_key() && data.keyspace(namespace).get(key, now).is_none()
                 });
@@ -626,13 +629,20 @@ impl Engine {
         // the key used, so it needs no `note_use`. Its one mutation needs no Vec.
         let op = match op {
             Cow::Owned(Op::Put { key, value, ttl_ms }) => {
-                let put = [exec::put(key.into(), value.into(), ttl_ms, now)];
+                let expires_at =
+                    ttl_ms.map(|ms| exec::deadline(now.unwrap_or_else(|| self.now()), ms));
+                let put = [Mutation::Put {
+                    key: key.into(),
+                    value: value.into(),
+                    expires_at,
+                }];
                 self.journal.record(namespace, &put);
                 data.apply(namespace, put);
                 return Ok(Reply::Ok);
             }
             op => op,
         };
+        let now = now.unwrap_or_else(|| self.now());
         let mut changes = Vec::new();
         let reply = exec::execute(&op, data.keyspace(namespace), now, &mut changes)?;
         data.note_use(namespace, &op, &reply);

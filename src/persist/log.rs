@@ -17,7 +17,7 @@ use crate::engine::{Group, Journal, Mutation};
 use crate::error::CommandError;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// First bytes of every log segment.
@@ -53,7 +53,9 @@ pub fn segment_number(name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Encoded records not yet handed to the file, by segment.
+/// Encoded records not yet handed to the file, by segment, and counts of
+/// what was recorded (kept here, under the lock recording takes anyway,
+/// rather than in atomics that every record would pay for again).
 #[derive(Debug, Default)]
 struct Pending {
     next_seq: u64,
@@ -61,6 +63,15 @@ struct Pending {
     /// (segment, records) in order; a segment's records may span several
     /// chunks, each at most about [`PENDING_CHUNK`] bytes.
     chunks: Vec<(u64, Vec<u8>)>,
+    /// Bytes recorded since the last checkpoint (drives automatic compaction).
+    bytes_since_checkpoint: u64,
+    /// The counter's value when the last snapshot began; subtracted once that
+    /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
+    bytes_at_checkpoint: u64,
+    records: u64,
+    /// Room a new chunk starts with: as much as the largest chunk of the last
+    /// write needed, so a busy log does not grow every chunk from nothing.
+    chunk_hint: usize,
 }
 
 /// Bytes after which records go to a new pending chunk. When nobody
@@ -105,12 +116,8 @@ pub struct AppendLog {
     pending: Mutex<Pending>,
     io: Mutex<Io>,
     sync: Mutex<()>,
-    /// Bytes recorded since the last checkpoint (drives automatic compaction).
-    bytes_since_checkpoint: AtomicU64,
-    /// The counter's value when the last snapshot began; subtracted once that
-    /// snapshot has trimmed the log (a backup trims nothing, so it changes nothing).
-    bytes_at_checkpoint: AtomicU64,
-    records: AtomicU64,
+    /// Set while `Io::failure` is: writers check it without taking a lock.
+    failing: AtomicBool,
 }
 
 impl std::fmt::Debug for AppendLog {
@@ -145,7 +152,7 @@ impl AppendLog {
             pending: Mutex::new(Pending {
                 next_seq,
                 segment,
-                chunks: Vec::new(),
+                ..Pending::default()
             }),
             io: Mutex::new(Io {
                 file: None,
@@ -157,9 +164,7 @@ impl AppendLog {
                 failure: None,
             }),
             sync: Mutex::new(()),
-            bytes_since_checkpoint: AtomicU64::new(0),
-            bytes_at_checkpoint: AtomicU64::new(0),
-            records: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -176,22 +181,19 @@ impl AppendLog {
     /// Called when a snapshot has dropped the log it covers: the bytes recorded
     /// before it began no longer count towards the next compaction.
     pub fn compacted(&self) {
-        let covered = self.bytes_at_checkpoint.swap(0, Ordering::Relaxed);
-        let _ =
-            self.bytes_since_checkpoint
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                    Some(b.saturating_sub(covered))
-                });
+        let mut pending = lock(&self.pending);
+        let covered = std::mem::take(&mut pending.bytes_at_checkpoint);
+        pending.bytes_since_checkpoint = pending.bytes_since_checkpoint.saturating_sub(covered);
     }
 
     /// Bytes recorded in the log that no snapshot has compacted yet.
     pub fn bytes_since_checkpoint(&self) -> u64 {
-        self.bytes_since_checkpoint.load(Ordering::Relaxed)
+        lock(&self.pending).bytes_since_checkpoint
     }
 
     /// Records written since start.
     pub fn records(&self) -> u64 {
-        self.records.load(Ordering::Relaxed)
+        lock(&self.pending).records
     }
 
     /// The sequence number of the last record.
@@ -256,6 +258,7 @@ impl AppendLog {
             let mut io = lock(&self.io);
             if io.failure.is_some() {
                 self.repair(&mut io)?;
+                self.failing.store(false, Ordering::Release);
             }
             if let Some(taken) = self.take_pending(&io, true) {
                 self.write_taken(&mut io, taken, sync)?;
@@ -299,6 +302,8 @@ impl AppendLog {
         if needs_switch && !switch {
             return None;
         }
+        let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
+        pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
         Some((std::mem::take(&mut pending.chunks), pending.next_seq - 1))
     }
 
@@ -350,6 +355,7 @@ impl AppendLog {
             self.dir.display()
         );
         io.failure = Some(message.clone());
+        self.failing.store(true, Ordering::Release);
         message
     }
 
@@ -447,7 +453,8 @@ impl AppendLog {
             .last()
             .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
         {
-            pending.chunks.push((segment, Vec::new()));
+            let room = pending.chunk_hint;
+            pending.chunks.push((segment, Vec::with_capacity(room)));
         }
         let Some((_, out)) = pending.chunks.last_mut() else {
             return;
@@ -462,14 +469,16 @@ impl AppendLog {
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         let added = (out.len() - start) as u64;
-        self.bytes_since_checkpoint
-            .fetch_add(added, Ordering::Relaxed);
-        self.records.fetch_add(1, Ordering::Relaxed);
+        pending.bytes_since_checkpoint += added;
+        pending.records += 1;
     }
 }
 
 impl Journal for AppendLog {
     fn writable(&self) -> Result<(), CommandError> {
+        if !self.failing.load(Ordering::Acquire) {
+            return Ok(());
+        }
         // Only a try: a flush holding the lock must not block the engine.
         match self.io.try_lock() {
             Ok(io) => match &io.failure {
@@ -503,8 +512,7 @@ impl Journal for AppendLog {
     fn checkpoint(&self) -> u64 {
         let mut pending = lock(&self.pending);
         pending.segment += 1;
-        let bytes = self.bytes_since_checkpoint.load(Ordering::Relaxed);
-        self.bytes_at_checkpoint.store(bytes, Ordering::Relaxed);
+        pending.bytes_at_checkpoint = pending.bytes_since_checkpoint;
         pending.next_seq - 1
     }
 }
