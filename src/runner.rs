@@ -329,27 +329,27 @@ impl<B: Backend, W: Write> Runner<B, W> {
         let mut raw = Vec::new();
         loop {
             if pending.is_empty() {
-                // Whole lines of plain ASCII already buffered run straight
-                // from the buffer, without copying them or their words.
-                if let Ok(buffered) = reader.fill_buf() {
-                    let plain = plain::plain_ascii_len(buffered);
-                    let whole = buffered[..plain]
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |newline| newline + 1);
-                    if let Ok(text) = std::str::from_utf8(&buffered[..whole])
-                        && !text.is_empty()
-                    {
-                        let flow = self.run_plain(text, &mut line_no, origin);
-                        reader.consume(whole);
-                        if flow == Flow::Stop {
-                            return Flow::Stop;
-                        }
-                        if reader.buffer().is_empty() && self.flush() == Flow::Stop {
-                            return Flow::Stop;
-                        }
-                        continue;
+                // Whole lines of plain ASCII already in the buffer run straight
+                // from it, without copying them or their words. (Reading is
+                // left to `read_until` below, which refills the buffer.)
+                let buffered = reader.buffer();
+                let plain = plain::plain_ascii_len(buffered);
+                let whole = buffered[..plain]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |newline| newline + 1);
+                if let Ok(text) = std::str::from_utf8(&buffered[..whole])
+                    && !text.is_empty()
+                {
+                    let flow = self.run_plain(text, &mut line_no, origin);
+                    reader.consume(whole);
+                    if flow == Flow::Stop {
+                        return Flow::Stop;
                     }
+                    if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                    continue;
                 }
             }
             raw.clear();
