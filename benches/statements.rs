@@ -1,5 +1,6 @@
 //! Statement throughput: parsing alone, parse + execute through a `Session`
-//! (`put` and `get`), and the whole script path (`Runner::run_text`).
+//! (`put` and `get`), and the whole script path (`Runner::run_text` on text,
+//! `Runner::run_reader` on input as script mode reads it).
 //!
 //! Run with `cargo bench --bench statements`; see `bench/statements.sh` for the
 //! end-to-end binary measurement.
@@ -116,6 +117,19 @@ fn runner(c: &mut Criterion) {
     group.bench_function("run_text_put_1000", |b| {
         b.iter(|| {
             let flow = runner.run_text(&chunks[next], 1, None);
+            debug_assert_eq!(flow, Flow::Continue);
+            next = (next + 1) % chunks.len();
+            flow
+        })
+    });
+    assert_eq!(runner.failures(), 0, "runner reported failed statements");
+
+    // The same chunks read as script mode reads its input (plain lines run
+    // straight from the reader's buffer).
+    let mut next = 0;
+    group.bench_function("run_reader_put_1000", |b| {
+        b.iter(|| {
+            let flow = runner.run_reader(chunks[next].as_bytes(), None);
             debug_assert_eq!(flow, Flow::Continue);
             next = (next + 1) % chunks.len();
             flow

@@ -146,6 +146,7 @@ pub struct Db {
     persistence: Arc<Persistence>,
     aliases: Mutex<Aliases>,
     alias_version: Arc<AtomicU64>,
+    acknowledgements: AtomicU64,
     data_dir: PathBuf,
     recovery: Report,
     stats: stats::Stats,
@@ -201,6 +202,7 @@ impl Db {
             engine,
             persistence,
             alias_version: aliases.version(),
+            acknowledgements: AtomicU64::new(0),
             aliases: Mutex::new(aliases),
             data_dir: options.data_dir.clone(),
             recovery,
@@ -280,9 +282,17 @@ impl Db {
     /// log failed under `appendfsync always`: nothing more may be acknowledged,
     /// and the front-end must stop.
     pub fn acknowledge(&self) -> Result<(), String> {
+        self.acknowledgements.fetch_add(1, Ordering::Relaxed);
         self.persistence.acknowledge().inspect_err(|e| {
             lock(&self.fatal).get_or_insert_with(|| e.clone());
         })
+    }
+
+    /// How many times [`Db::acknowledge`] has been called: a front-end
+    /// timing statements back to back sees from it that output was written
+    /// (and the log made safe) in between.
+    pub fn acknowledgements(&self) -> u64 {
+        self.acknowledgements.load(Ordering::Relaxed)
     }
 
     /// The failure that stopped acknowledgements, if any.

@@ -329,27 +329,27 @@ impl<B: Backend, W: Write> Runner<B, W> {
         let mut raw = Vec::new();
         loop {
             if pending.is_empty() {
-                // Whole lines of plain ASCII already buffered run straight
-                // from the buffer, without copying them or their words.
-                if let Ok(buffered) = reader.fill_buf() {
-                    let plain = plain::plain_ascii_len(buffered);
-                    let whole = buffered[..plain]
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |newline| newline + 1);
-                    if let Ok(text) = std::str::from_utf8(&buffered[..whole])
-                        && !text.is_empty()
-                    {
-                        let flow = self.run_plain(text, &mut line_no, origin);
-                        reader.consume(whole);
-                        if flow == Flow::Stop {
-                            return Flow::Stop;
-                        }
-                        if reader.buffer().is_empty() && self.flush() == Flow::Stop {
-                            return Flow::Stop;
-                        }
-                        continue;
+                // Whole lines of plain ASCII already in the buffer run straight
+                // from it, without copying them or their words. (Reading is
+                // left to `read_until` below, which refills the buffer.)
+                let buffered = reader.buffer();
+                let plain = plain::plain_ascii_len(buffered);
+                let whole = buffered[..plain]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |newline| newline + 1);
+                if let Ok(text) = std::str::from_utf8(&buffered[..whole])
+                    && !text.is_empty()
+                {
+                    let flow = self.run_plain(text, &mut line_no, origin);
+                    reader.consume(whole);
+                    if flow == Flow::Stop {
+                        return Flow::Stop;
                     }
+                    if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                    continue;
                 }
             }
             raw.clear();
@@ -406,6 +406,12 @@ impl<B: Backend, W: Write> Runner<B, W> {
     /// Runs every statement of `text`, whose first line is line `first_line` of
     /// `origin` (standard input or `-c` when `None`). A parse error runs nothing.
     pub fn run_text(&mut self, text: &str, first_line: usize, origin: Option<&Path>) -> Flow {
+        if plain::plain_ascii_len(text.as_bytes()) == text.len() {
+            // Plain text cannot fail to parse, so running it statement by
+            // statement as it is split runs what parsing it first would.
+            let mut line_no = first_line.saturating_sub(1);
+            return self.run_plain(text, &mut line_no, origin);
+        }
         let statements = match grammar::parse(text) {
             Ok(statements) => statements,
             Err(e) => {
@@ -427,10 +433,10 @@ impl<B: Backend, W: Write> Runner<B, W> {
         Flow::Continue
     }
 
-    /// Runs every statement of `text`, whole lines of plain ASCII (see
-    /// [`plain`]) that follow line `*line_no` of `origin`, counting them in
+    /// Runs every statement of `text`, plain ASCII (see [`plain`]) that
+    /// starts on the line after `*line_no` of `origin`, counting its lines in
     /// `line_no`. Nothing in plain text can fail to parse, so each statement
-    /// runs as it would through [`Runner::run_text`] of its own line.
+    /// runs as it would through the grammar.
     fn run_plain(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
         self.session.hold_records();
         let flow = self.run_plain_held(text, line_no, origin);

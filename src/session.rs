@@ -52,8 +52,9 @@ pub struct Session {
     transaction: Option<Transaction>,
     timing: bool,
     last_elapsed: Duration,
-    /// When the last statement run by [`Session::execute_words`] finished.
-    last_finished: Option<Instant>,
+    /// When the last statement run by [`Session::execute_words`] finished,
+    /// and how many acknowledgements the database had made by then.
+    last_finished: Option<(Instant, u64)>,
     confirm: Option<Confirm>,
     /// The last command word looked up, and the command it names: a script
     /// mostly repeats a few commands.
@@ -170,7 +171,9 @@ impl Session {
     /// When the statement `follows` the previous one at once (script mode
     /// running statements it has already read), it is timed from the end of
     /// the previous one, so one clock reading serves both; its run time then
-    /// includes reading it and showing the previous result.
+    /// includes splitting it and buffering the previous result. Not when
+    /// output was written out (acknowledged) in between: that is nobody's
+    /// run time, and the clock is read afresh.
     pub fn execute_words<W: AsWord>(
         &mut self,
         words: &[W],
@@ -179,7 +182,7 @@ impl Session {
         follows: bool,
     ) -> Result<Reply, StatementError> {
         let started = match self.last_finished {
-            Some(finished) if follows => finished,
+            Some((finished, acks)) if follows && acks == self.db.acknowledgements() => finished,
             _ => Instant::now(),
         };
         let expanded = self.starts_with_alias(words).then(|| {
@@ -229,7 +232,7 @@ impl Session {
         });
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
-        self.last_finished = Some(finished);
+        self.last_finished = Some((finished, self.db.acknowledgements()));
         self.finish(name, words, &result, finished);
         result
     }
