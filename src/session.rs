@@ -215,26 +215,48 @@ impl Session {
             .map(|s| s.name)
             .or(redis.map(|r| r.name))
             .unwrap_or("unknown");
-        let built = match redis {
-            Some(redis_spec) => build_redis(redis_spec, words),
-            None => command::build_with(spec, words).map_err(|e| StatementError {
-                offset: e.offset,
-                error: e.error,
-            }),
-        };
-        let result = built.and_then(|command| {
-            if !matches!(command, Command::Op(_)) {
-                // It may read the statistics or stop the process.
-                self.hand_over();
+        let result = match (spec, words) {
+            // The commonest statement goes to the engine straight from its
+            // words, without copying them into an operation first.
+            (Some(spec), [_, key, value]) if spec.name == "put" && self.transaction.is_none() => {
+                let put = self
+                    .db
+                    .engine()
+                    .put(&self.namespace, key.as_ref(), value.as_ref());
+                put.map_err(StatementError::from)
             }
-            let source = text.get(span).unwrap_or_default();
-            Ok(self.run(command, source)?)
-        });
+            _ => self.build_and_run(spec, redis, words, span, text),
+        };
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
         self.last_finished = Some((finished, self.db.acknowledgements()));
         self.finish(name, words, &result, finished);
         result
+    }
+
+    /// Builds a statement's command (an inmem one named by `spec`, or a Redis
+    /// one) and runs it.
+    fn build_and_run<W: AsWord>(
+        &mut self,
+        spec: Option<&'static Spec>,
+        redis: Option<&'static redis::RedisSpec>,
+        words: &[W],
+        span: Range<usize>,
+        text: &str,
+    ) -> Result<Reply, StatementError> {
+        let command = match redis {
+            Some(redis_spec) => build_redis(redis_spec, words)?,
+            None => command::build_with(spec, words).map_err(|e| StatementError {
+                offset: e.offset,
+                error: e.error,
+            })?,
+        };
+        if !matches!(command, Command::Op(_)) {
+            // It may read the statistics or stop the process.
+            self.hand_over();
+        }
+        let source = text.get(span).unwrap_or_default();
+        Ok(self.run(command, source)?)
     }
 
     /// Executes a typed command that a network front-end built from `args`

@@ -172,8 +172,82 @@ pub(super) fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
 #[cfg(test)]
 mod tests {
     use crate::command::{Op, Reply};
-    use crate::engine::{Engine, ManualClock};
-    use std::sync::Arc;
+    use crate::engine::{
+        Engine, Eviction, Group, Journal, Limits, ManualClock, Mutation, WatchSet,
+    };
+    use crate::error::CommandError;
+    use std::sync::{Arc, Mutex};
+
+    /// Keeps every record the engine journals.
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<Group>>);
+
+    impl Journal for Recorded {
+        fn writable(&self) -> Result<(), CommandError> {
+            Ok(())
+        }
+        fn record(&self, namespace: &str, mutations: &[Mutation]) {
+            let group = Group::Changes(namespace.to_string(), mutations.to_vec());
+            self.0.lock().unwrap().push(group);
+        }
+        fn record_groups(&self, groups: &[Group]) {
+            self.0.lock().unwrap().extend_from_slice(groups);
+        }
+        fn checkpoint(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_put_from_its_parts_does_what_running_one_does() {
+        let clock = ManualClock::new(1_000);
+        let journals = [Arc::new(Recorded::default()), Arc::new(Recorded::default())];
+        let engines = journals
+            .clone()
+            .map(|journal| Engine::with_journal(Arc::new(clock.clone()), journal));
+        let mut watches = [WatchSet::new(), WatchSet::new()];
+        for (engine, watch) in engines.iter().zip(&mut watches) {
+            engine.set_limits(Limits {
+                max_keys: Some(3),
+                maxmemory: None,
+                policy: Eviction::AllkeysLru,
+            });
+            engine.watch(watch, "0", b"a");
+        }
+        // (key, value, ttl): the first engine takes TTL-less puts from their
+        // parts, the second runs them as operations.
+        let steps = [
+            ("a", "1", None),
+            ("b", "2", Some(5_000)),
+            ("a", "3", None),
+            ("b", "4", None),
+            ("c", "5", None),
+            ("d", "6", None),
+            ("e", "7", None),
+        ];
+        for (key, value, ttl_ms) in steps {
+            let from_parts = match ttl_ms {
+                None => engines[0].put("0", key.as_bytes(), value.as_bytes()),
+                Some(_) => engines[0].run_owned("0", put(key, value, ttl_ms)),
+            };
+            let as_op = engines[1].run_owned("0", put(key, value, ttl_ms));
+            assert_eq!(from_parts, as_op, "{key}");
+            clock.advance(10);
+        }
+        assert_eq!(
+            *journals[0].0.lock().unwrap(),
+            *journals[1].0.lock().unwrap()
+        );
+        assert_eq!(engines[0].entries("0"), engines[1].entries("0"));
+        assert_eq!(engines[0].stored_len(), 3);
+        let stats = engines.each_ref().map(|e| e.namespace_stats());
+        assert_eq!(stats[0][0].counters, stats[1][0].counters);
+        assert_eq!(stats[0][0].counters.evictions, 2);
+        // The watched key was written: EXEC aborts on both.
+        for (engine, watch) in engines.iter().zip(&mut watches) {
+            assert_eq!(engine.run_exec(watch, &[]), Ok(None));
+        }
+    }
 
     fn put(key: &str, value: &str, ttl_ms: Option<i64>) -> Op {
         Op::Put {

@@ -439,6 +439,44 @@ impl Keyspace {
         removed
     }
 
+    /// Stores `value` under `key` with an optional deadline: applying a
+    /// `Mutation::Put`, for a caller whose key and value may be borrowed (a
+    /// borrowed key is copied only when a deadline needs it).
+    pub fn put<K: AsRef<[u8]> + Into<Box<[u8]>>>(
+        &mut self,
+        key: K,
+        value: &[u8],
+        expires_at: Option<u64>,
+        tick: Option<u64>,
+        mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
+    ) {
+        let index = self.touch(key.as_ref(), &mut snapshot);
+        let new_cost = cost(key.as_ref(), value);
+        let packed = Packed::new(key.as_ref(), value, expires_at, tick);
+        // One hash and probe for both a new and an existing key.
+        match self.parts[index].map_mut().replace(packed) {
+            Some(old) => {
+                self.bytes = self.bytes - cost(key.as_ref(), old.value()) + new_cost;
+                let old_at = old.expires_at();
+                if old_at != expires_at {
+                    if let Some(old_at) = old_at {
+                        self.deadlines.remove(&(old_at, Box::from(key.as_ref())));
+                    }
+                    if let Some(at) = expires_at {
+                        self.deadlines.insert((at, key.into()));
+                    }
+                }
+            }
+            None => {
+                if let Some(at) = expires_at {
+                    self.deadlines.insert((at, key.into()));
+                }
+                self.len += 1;
+                self.bytes += new_cost;
+            }
+        }
+    }
+
     /// Applies one change, first handing the partition it touches to a running
     /// snapshot. A written entry records `tick` as its last use when given
     /// (only LRU policies need it).
@@ -453,34 +491,7 @@ impl Keyspace {
                 key,
                 value,
                 expires_at,
-            } => {
-                let index = self.touch(&key, &mut snapshot);
-                let new_cost = cost(&key, &value);
-                let packed = Packed::new(&key, &value, expires_at, tick);
-                drop(value);
-                // One hash and probe for both a new and an existing key.
-                match self.parts[index].map_mut().replace(packed) {
-                    Some(old) => {
-                        self.bytes = self.bytes - cost(&key, old.value()) + new_cost;
-                        let old_at = old.expires_at();
-                        if old_at != expires_at {
-                            if let Some(old_at) = old_at {
-                                self.deadlines.remove(&(old_at, key.clone()));
-                            }
-                            if let Some(at) = expires_at {
-                                self.deadlines.insert((at, key));
-                            }
-                        }
-                    }
-                    None => {
-                        if let Some(at) = expires_at {
-                            self.deadlines.insert((at, key));
-                        }
-                        self.len += 1;
-                        self.bytes += new_cost;
-                    }
-                }
-            }
+            } => self.put(key, &value, expires_at, tick, snapshot),
             Mutation::Delete(key) => {
                 let index = self.touch(&key, &mut snapshot);
                 if let Some(old) = self.parts[index].map_mut().take(&*key) {

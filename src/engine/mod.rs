@@ -165,6 +165,12 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn writable(&self) -> Result<(), CommandError>;
     /// Records one committed group of changes to a namespace.
     fn record(&self, namespace: &str, mutations: &[Mutation]);
+    /// Records a group of one put given by its parts (the same record as
+    /// [`Journal::record`] of that put; a journal may encode it without
+    /// building the mutation).
+    fn record_put(&self, namespace: &str, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+        self.record(namespace, &[Mutation::put(key, value, expires_at)]);
+    }
     /// Records several groups, in order, as ONE record: recovery applies all
     /// of them or none.
     fn record_groups(&self, groups: &[Group]);
@@ -323,6 +329,24 @@ impl Data {
                 .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
             keyspace.apply_with(mutation, tick, sink);
         }
+    }
+
+    /// [`Data::apply`] of one put given by its parts, which the new entry
+    /// copies (no mutation is built unless watchers need one).
+    fn apply_put(&mut self, namespace: &str, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+        if self.watchers.is_active() {
+            return self.apply(namespace, [Mutation::put(key, value, expires_at)]);
+        }
+        let tick = self.limits.policy.uses_recency().then_some(self.tick);
+        let keyspace = match self.namespaces.get_mut(namespace) {
+            Some(keyspace) => keyspace,
+            None => self.namespaces.entry(namespace.to_string()).or_default(),
+        };
+        let sink = self
+            .snapshot
+            .as_mut()
+            .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
+        keyspace.put(key, value, expires_at, tick, sink);
     }
 
     /// Applies `mutations` to `namespace` and adds them to `log`, the groups
@@ -651,6 +675,23 @@ impl Engine {
             data.apply(namespace, changes);
         }
         Ok(reply)
+    }
+
+    /// Stores `value` under `key` in a namespace of the live keyspace, with no
+    /// time to live: what running `put key value` does, from borrowed bytes
+    /// (the statement's own words, not copied into an operation first).
+    pub fn put(&self, namespace: &str, key: &[u8], value: &[u8]) -> Result<Reply, CommandError> {
+        let mut data = self.lock();
+        data.tick += 1;
+        self.journal.writable()?;
+        if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
+            let now = self.now();
+            let adds = data.keyspace(namespace).get(key, now).is_none();
+            self.make_room(&mut data, u64::from(adds), true)?;
+        }
+        self.journal.record_put(namespace, key, value, None);
+        data.apply_put(namespace, key, value, None);
+        Ok(Reply::Ok)
     }
 
     /// Evicts keys until `adding` new keys fit the limits (and, when the write

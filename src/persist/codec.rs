@@ -137,6 +137,14 @@ mod tag {
     pub const CLEAR: u8 = 5;
 }
 
+/// Appends a put mutation from its parts.
+pub fn put_put(out: &mut Vec<u8>, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+    out.push(tag::PUT);
+    out.put_bytes(key);
+    out.put_bytes(value);
+    put_deadline(out, expires_at);
+}
+
 /// Appends one mutation.
 pub fn put_mutation(out: &mut Vec<u8>, mutation: &Mutation) {
     match mutation {
@@ -144,12 +152,7 @@ pub fn put_mutation(out: &mut Vec<u8>, mutation: &Mutation) {
             key,
             value,
             expires_at,
-        } => {
-            out.push(tag::PUT);
-            out.put_bytes(key);
-            out.put_bytes(value);
-            put_deadline(out, *expires_at);
-        }
+        } => put_put(out, key, value, *expires_at),
         Mutation::Delete(key) => {
             out.push(tag::DELETE);
             out.put_bytes(key);

@@ -10,7 +10,7 @@
 //! background fsync does not delay writers, and under `always` the next group
 //! is written while the current one is being synced.
 
-use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name};
+use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name, put_put};
 use super::disk::{Disk, DiskFile};
 use super::unsynced::Unsynced;
 use crate::engine::{Group, Journal, Mutation};
@@ -502,6 +502,19 @@ impl Journal for AppendLog {
         }
     }
 
+    fn record_put(&self, namespace: &str, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+        if namespace.is_empty() {
+            // An empty name would read as the multi-group marker.
+            return self.record(namespace, &[Mutation::put(key, value, expires_at)]);
+        }
+        // Exactly what `record` writes for this one put.
+        self.append(|out| {
+            put_name(out, namespace);
+            out.put_u32(1);
+            put_put(out, key, value, expires_at);
+        });
+    }
+
     fn record_groups(&self, groups: &[Group]) {
         match groups {
             [Group::Changes(namespace, mutations)] => self.record(namespace, mutations),
@@ -514,5 +527,34 @@ impl Journal for AppendLog {
         pending.segment += 1;
         pending.bytes_at_checkpoint = pending.bytes_since_checkpoint;
         pending.next_seq - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::disk::RealDisk;
+
+    #[test]
+    fn a_put_from_its_parts_is_recorded_as_the_mutation_would_be() {
+        for namespace in ["0", "", "app"] {
+            let segments = [true, false].map(|from_parts| {
+                let dir = tempfile::tempdir().unwrap();
+                let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
+                for (key, value, at) in [(&b"k"[..], &b"v"[..], None), (b"", b"\x00\xff", Some(7))]
+                {
+                    if from_parts {
+                        log.record_put(namespace, key, value, at);
+                    } else {
+                        log.record(namespace, &[Mutation::put(key, value, at)]);
+                    }
+                }
+                log.flush(true).unwrap();
+                assert_eq!(log.records(), 2);
+                std::fs::read(dir.path().join(segment_name(1))).unwrap()
+            });
+            assert!(segments[0].len() > HEADER_LEN, "{namespace:?}");
+            assert_eq!(segments[0], segments[1], "{namespace:?}");
+        }
     }
 }
