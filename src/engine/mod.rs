@@ -640,14 +640,8 @@ impl Engine {
         let mut data = self.lock();
         data.tick += 1;
         if op.writes() {
-            self.journal.writable()?;
-            if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
-                let now = *now.get_or_insert_with(|| self.now());
-                let adds = op.key().is_some_and(|key| {
-                    op.may_add_key() && data.keyspace(namespace).get(key, now).is_none()
-                });
-                self.make_room(&mut data, u64::from(adds), op.may_add_key())?;
-            }
+            let key = op.key().filter(|_| op.may_add_key());
+            self.admit_write(&mut data, namespace, key, op.may_add_key(), &mut now)?;
         }
         // A put reads nothing and counts no hit or miss; applying it marks
         // the key used, so it needs no `note_use`. Its one mutation needs no Vec.
@@ -683,15 +677,32 @@ impl Engine {
     pub fn put(&self, namespace: &str, key: &[u8], value: &[u8]) -> Result<Reply, CommandError> {
         let mut data = self.lock();
         data.tick += 1;
-        self.journal.writable()?;
-        if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
-            let now = self.now();
-            let adds = data.keyspace(namespace).get(key, now).is_none();
-            self.make_room(&mut data, u64::from(adds), true)?;
-        }
+        self.admit_write(&mut data, namespace, Some(key), true, &mut None)?;
         self.journal.record_put(namespace, key, value, None);
         data.apply_put(namespace, key, value, None);
         Ok(Reply::Ok)
+    }
+
+    /// Checks that a write may go ahead: the log accepts records, and under a
+    /// key or memory limit there is room, evicting to make it. `new_key` is
+    /// the key the write may add (counted when it does not exist yet);
+    /// `grows` says whether the write may add bytes. The clock is read into
+    /// `now` only when a limit needs it.
+    fn admit_write(
+        &self,
+        data: &mut Data,
+        namespace: &str,
+        new_key: Option<&[u8]>,
+        grows: bool,
+        now: &mut Option<u64>,
+    ) -> Result<(), CommandError> {
+        self.journal.writable()?;
+        if data.limits.max_keys.is_none() && data.limits.maxmemory.is_none() {
+            return Ok(());
+        }
+        let now = *now.get_or_insert_with(|| self.now());
+        let adds = new_key.is_some_and(|key| data.keyspace(namespace).get(key, now).is_none());
+        self.make_room(data, u64::from(adds), grows)
     }
 
     /// Evicts keys until `adding` new keys fit the limits (and, when the write
