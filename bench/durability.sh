@@ -304,6 +304,18 @@ loads_inmem=() loads_redis=() loads_sqlite=()
 restarts_inmem=() restarts_redis=()
 mems_inmem=() mems_redis=()
 systems=(inmem redis sqlite)
+# Runs one measurement (restart or memory) of round $2 on inmem and Redis, in
+# this round's order, and logs each result with unit $3 (sqlite has neither).
+measure_servers() {
+    local what=$1 round=$2 unit=$3 s v
+    for s in "${order[@]}"; do
+        [[ $s == sqlite ]] && continue
+        "${what}_$s" "$round"
+        v=${what}_$s
+        log "  $(printf '%-7s' "$what") $s ${!v} $unit"
+    done
+}
+
 for ((r = 1; r <= rounds; r++)); do
     order=()
     for ((i = 0; i < 3; i++)); do order+=("${systems[(r - 1 + i) % 3]}"); done
@@ -317,21 +329,11 @@ for ((r = 1; r <= rounds; r++)); do
         loads_inmem+=("$load_inmem") loads_redis+=("$load_redis") loads_sqlite+=("$load_sqlite")
     fi
     if $run_restart; then
-        for s in "${order[@]}"; do
-            [[ $s == sqlite ]] && continue
-            "restart_$s" "$r"
-            v=restart_$s
-            log "  restart $s ${!v} s"
-        done
+        measure_servers restart "$r" s
         restarts_inmem+=("$restart_inmem") restarts_redis+=("$restart_redis")
     fi
     if $run_memory; then
-        for s in "${order[@]}"; do
-            [[ $s == sqlite ]] && continue
-            "memory_$s" "$r"
-            v=memory_$s
-            log "  memory  $s ${!v} bytes/key"
-        done
+        measure_servers memory "$r" bytes/key
         mems_inmem+=("$memory_inmem") mems_redis+=("$memory_redis")
     fi
     # The load round's data (which restart reads) is not needed any more.

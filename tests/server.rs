@@ -282,27 +282,34 @@ fn multi_exec_and_watch_across_two_connections() {
     assert_eq!(a.call(&["DISCARD"]), simple("OK"));
 }
 
-#[test]
-fn many_concurrent_clients_write_without_loss() {
-    let dir = dir();
-    // Several connection threads, so connections really run in parallel.
-    let server = Server::start(dir.path(), &["--threads", "4"]);
-    let port = server.port;
-    let threads: Vec<_> = (0..32)
+/// Runs `work` on `clients` connections to the server on `port` at once,
+/// one thread each (given its number), and waits for all of them.
+fn on_connections(port: u16, clients: usize, work: fn(usize, &mut redis::Connection)) {
+    let threads: Vec<_> = (0..clients)
         .map(|t| {
             std::thread::spawn(move || {
                 let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
                 let mut con = client.get_connection().unwrap();
-                for i in 0..200 {
-                    let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
-                    let _: i64 = con.incr("shared", 1).unwrap();
-                }
+                work(t, &mut con);
             })
         })
         .collect();
     for t in threads {
         t.join().unwrap();
     }
+}
+
+#[test]
+fn many_concurrent_clients_write_without_loss() {
+    let dir = dir();
+    // Several connection threads, so connections really run in parallel.
+    let server = Server::start(dir.path(), &["--threads", "4"]);
+    on_connections(server.port, 32, |t, con| {
+        for i in 0..200 {
+            let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+            let _: i64 = con.incr("shared", 1).unwrap();
+        }
+    });
     let mut con = server.connect();
     let total: i64 = con.get("shared").unwrap();
     assert_eq!(total, 32 * 200);
@@ -314,21 +321,11 @@ fn many_concurrent_clients_write_without_loss() {
 fn concurrent_clients_under_always_are_all_answered_and_survive_kill_9() {
     let dir = dir();
     let server = Server::start(dir.path(), &["--appendfsync", "always", "--threads", "2"]);
-    let port = server.port;
-    let threads: Vec<_> = (0..16)
-        .map(|t| {
-            std::thread::spawn(move || {
-                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-                let mut con = client.get_connection().unwrap();
-                for i in 0..150 {
-                    let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    on_connections(server.port, 16, |t, con| {
+        for i in 0..150 {
+            let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+        }
+    });
     // Every reply above was an acknowledgement: each write was fsynced first.
     assert!(!server.signal("KILL").success());
     let server = Server::start(dir.path(), &[]);
