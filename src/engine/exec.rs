@@ -24,7 +24,7 @@ pub fn execute<S: Store + ?Sized>(
             ));
             Reply::Ok
         }
-        Op::Get(key) => match store.get(key, now) {
+        Op::Get(key) => match store.access(key, now) {
             Some(entry) => Reply::Value(entry.value.to_vec()),
             None => Reply::Nil,
         },
@@ -41,7 +41,7 @@ pub fn execute<S: Store + ?Sized>(
         }
         Op::Exists(key) => Reply::Bool(store.get(key, now).is_some()),
         Op::Incr { key, by } => {
-            let entry = store.get(key, now);
+            let entry = store.access(key, now);
             let current = match entry {
                 Some(entry) => parse_integer(entry.value)?,
                 None => 0,
@@ -55,7 +55,7 @@ pub fn execute<S: Store + ?Sized>(
             Reply::Int(next)
         }
         Op::Expire { key, ttl_ms } => {
-            if store.get(key, now).is_none() {
+            if store.access(key, now).is_none() {
                 return Ok(Reply::Bool(false));
             }
             out.push(if *ttl_ms <= 0 {
@@ -82,7 +82,7 @@ pub fn execute<S: Store + ?Sized>(
                 i64::try_from(left_ms.saturating_add(500) / 1000).unwrap_or(i64::MAX)
             }
         }),
-        Op::Persist(key) => match store.get(key, now) {
+        Op::Persist(key) => match store.access(key, now) {
             Some(entry) if entry.expires_at.is_some() => {
                 out.push(Mutation::Persist(key.as_slice().into()));
                 Reply::Bool(true)

@@ -1,7 +1,7 @@
 //! Operations across namespaces: MOVE, COPY to another namespace, SWAPDB, FLUSHALL.
 //! Each one is journaled as ONE record, however many namespaces it changes.
 
-use super::{Data, Engine, Group, Mutation, Store};
+use super::{Data, Engine, Group, Mutation};
 use crate::command::Reply;
 use crate::command::redis::global::GlobalOp;
 use crate::error::CommandError;
@@ -16,7 +16,7 @@ impl Engine {
         data.tick += 1;
         self.journal.writable()?;
         if op.may_add_key() {
-            self.make_room(&mut data, 1, true)?;
+            self.make_room(&mut data, 1, true, now)?;
         }
         let mut log = Vec::new();
         let reply = data.run_global_logged(namespace, op, now, &mut log)?;
@@ -40,18 +40,22 @@ impl Data {
                 if to == namespace {
                     return Err(CommandError::SameObject);
                 }
-                let Some(entry) = self.keyspace(namespace).get(key, now).map(|e| e.to_entry())
+                let Some(entry) = self
+                    .keyspace(namespace)
+                    .access(key, now)
+                    .map(|e| e.to_entry())
                 else {
                     return Ok(Reply::Bool(false));
                 };
-                if self.keyspace(to).get(key, now).is_some() {
+                if self.keyspace(to).access(key, now).is_some() {
                     return Ok(Reply::Bool(false));
                 }
                 let key: Box<[u8]> = key.as_slice().into();
-                self.apply_logged(namespace, vec![Mutation::Delete(key.clone())], log);
+                self.apply_logged(namespace, vec![Mutation::Delete(key.clone())], now, log);
                 self.apply_logged(
                     to,
                     vec![Mutation::put(key, entry.value, entry.expires_at)],
+                    now,
                     log,
                 );
                 self.forget_if_empty(namespace);
@@ -69,16 +73,16 @@ impl Data {
                 }
                 let Some(entry) = self
                     .keyspace(namespace)
-                    .get(source, now)
+                    .access(source, now)
                     .map(|e| e.to_entry())
                 else {
                     return Ok(Reply::Bool(false));
                 };
-                if !replace && self.keyspace(to).get(destination, now).is_some() {
+                if !replace && self.keyspace(to).access(destination, now).is_some() {
                     return Ok(Reply::Bool(false));
                 }
                 let put = Mutation::put(destination.as_slice(), entry.value, entry.expires_at);
-                self.apply_logged(to, vec![put], log);
+                self.apply_logged(to, vec![put], now, log);
                 Ok(Reply::Bool(true))
             }
             GlobalOp::Swap(a, b) => {
@@ -96,7 +100,7 @@ impl Data {
                     .map(|(name, _)| name.clone())
                     .collect();
                 for name in names {
-                    self.apply_logged(&name, vec![Mutation::Clear], log);
+                    self.apply_logged(&name, vec![Mutation::Clear], now, log);
                     self.forget_if_empty(&name);
                 }
                 self.pool.clear();

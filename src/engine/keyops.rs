@@ -58,14 +58,14 @@ pub fn execute<S: Store + ?Sized>(
             None => Reply::Nil,
         },
         KeyOp::Rename { from, to, nx } => {
-            let entry = store.get(from, now).ok_or(CommandError::NoSuchKey)?;
+            let entry = store.access(from, now).ok_or(CommandError::NoSuchKey)?;
             let done = if *nx { Reply::Bool(true) } else { Reply::Ok };
             if from == to {
                 // Renaming a key onto itself changes nothing, but RENAMENX
                 // answers that the name was taken.
                 return Ok(if *nx { Reply::Bool(false) } else { done });
             }
-            if *nx && store.get(to, now).is_some() {
+            if *nx && store.access(to, now).is_some() {
                 return Ok(Reply::Bool(false));
             }
             // The new name takes the value and its deadline; whatever it held goes.
@@ -98,7 +98,7 @@ pub fn execute<S: Store + ?Sized>(
                 }
             },
         }),
-        KeyOp::Persist(key) => match store.get(key, now) {
+        KeyOp::Persist(key) => match store.access(key, now) {
             Some(entry) if entry.expires_at.is_some() => {
                 out.push(Mutation::Persist(key.as_slice().into()));
                 Reply::Bool(true)
@@ -162,7 +162,7 @@ fn set_expiry<S: Store + ?Sized>(
     } else {
         ms
     };
-    let Some(entry) = store.get(&expire.key, now) else {
+    let Some(entry) = store.access(&expire.key, now) else {
         return Ok(Reply::Bool(false));
     };
     let current = entry

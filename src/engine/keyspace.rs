@@ -11,7 +11,7 @@
 //! serialized or copied, and never for the snapshot thread.
 
 use super::packed::Packed;
-use super::{EntryRef, Mutation, Store};
+use super::{EntryRef, Mutation, Store, access};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -61,10 +61,19 @@ pub struct Counters {
 /// The entries of one partition.
 type Map = HashSet<Packed, Hasher>;
 
+/// What a written entry records about its use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// The access clock at the write (see [`access`]): every key has one.
+    pub access: u32,
+    /// The logical time of the write, kept only while an LRU policy is in force.
+    pub tick: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 struct Partition {
-    /// The entries, each holding its key, value, deadline and last use (the
-    /// last use only while an LRU policy is in force). Shared only with a
+    /// The entries, each holding its key, value, deadline, last access and
+    /// LRU tick (the tick only while an LRU policy is in force). Shared only with a
     /// snapshot thread serializing them; see [`Partition::map_mut`].
     map: Arc<Map>,
     /// True while a snapshot still needs this partition's pre-change contents.
@@ -149,6 +158,29 @@ impl Keyspace {
             packed.set_last_use(tick);
             map.insert(packed);
         }
+    }
+
+    /// The live entry of `key`, as [`Store::get`], recording the read as the
+    /// key's last access: in place, so the entry is neither re-hashed nor
+    /// moved, and a partition a snapshot shares is not copied for it.
+    pub fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
+        let packed = self.parts[partition_of(key)].map.get(key)?;
+        let entry = packed.view();
+        if entry.is_expired(now) {
+            return None;
+        }
+        packed.mark_access(access::stamp(now));
+        Some(entry)
+    }
+
+    /// Whole seconds since a live key was last read or written (OBJECT
+    /// IDLETIME); asking does not count as an access.
+    pub fn idle_seconds(&self, key: &[u8], now: u64) -> Option<u64> {
+        let packed = self.parts[partition_of(key)].map.get(key)?;
+        if packed.view().is_expired(now) {
+            return None;
+        }
+        Some(access::idle_seconds(packed.access(), now))
     }
 
     /// When a key was last used, if it exists: 0 when its use was never
@@ -439,20 +471,20 @@ impl Keyspace {
         removed
     }
 
-    /// Stores `value` under `key` with an optional deadline: applying a
-    /// `Mutation::Put`, for a caller whose key and value may be borrowed (a
-    /// borrowed key is copied only when a deadline needs it).
+    /// Stores `value` under `key` with an optional deadline, used as `stamp`
+    /// says: applying a `Mutation::Put`, for a caller whose key and value may
+    /// be borrowed (a borrowed key is copied only when a deadline needs it).
     pub fn put<K: AsRef<[u8]> + Into<Box<[u8]>>>(
         &mut self,
         key: K,
         value: &[u8],
         expires_at: Option<u64>,
-        tick: Option<u64>,
+        stamp: Stamp,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         let index = self.touch(key.as_ref(), &mut snapshot);
         let new_cost = cost(key.as_ref(), value);
-        let packed = Packed::new(key.as_ref(), value, expires_at, tick);
+        let packed = Packed::new(key.as_ref(), value, expires_at, stamp.tick, stamp.access);
         // One hash and probe for both a new and an existing key.
         match self.parts[index].map_mut().replace(packed) {
             Some(old) => {
@@ -478,12 +510,13 @@ impl Keyspace {
     }
 
     /// Applies one change, first handing the partition it touches to a running
-    /// snapshot. A written entry records `tick` as its last use when given
-    /// (only LRU policies need it).
+    /// snapshot. An entry written, or given or relieved of a deadline,
+    /// records `stamp`'s access, and its tick when given (only LRU policies
+    /// need it; a changed deadline keeps the tick it had).
     pub fn apply_with(
         &mut self,
         mutation: Mutation,
-        tick: Option<u64>,
+        stamp: Stamp,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         match mutation {
@@ -491,7 +524,7 @@ impl Keyspace {
                 key,
                 value,
                 expires_at,
-            } => self.put(key, &value, expires_at, tick, snapshot),
+            } => self.put(key, &value, expires_at, stamp, snapshot),
             Mutation::Delete(key) => {
                 let index = self.touch(&key, &mut snapshot);
                 if let Some(old) = self.parts[index].map_mut().take(&*key) {
@@ -502,11 +535,11 @@ impl Keyspace {
             }
             Mutation::Expire { key, at } => {
                 let index = self.touch(&key, &mut snapshot);
-                self.set_deadline(index, &key, Some(at));
+                self.set_deadline(index, &key, Some(at), stamp.access);
             }
             Mutation::Persist(key) => {
                 let index = self.touch(&key, &mut snapshot);
-                self.set_deadline(index, &key, None);
+                self.set_deadline(index, &key, None, stamp.access);
             }
             Mutation::Clear => {
                 if let Some((namespace, sink)) = snapshot {
@@ -528,13 +561,14 @@ impl Keyspace {
         }
     }
 
-    fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>) {
+    fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>, access: u32) {
         let map = self.parts[index].map_mut();
         let Some(mut packed) = map.take(key) else {
             return;
         };
         let old = packed.expires_at();
         packed.set_expires_at(at);
+        packed.mark_access(access);
         map.insert(packed);
         if old != at {
             self.forget_deadline(key, old);
@@ -554,8 +588,14 @@ impl Store for Keyspace {
             .filter(|entry| !entry.is_expired(now))
     }
 
+    fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
+        Keyspace::access(self, key, now)
+    }
+
+    /// Applies without a clock: written entries are stamped as accessed at
+    /// time 0 (the engine applies through [`Keyspace::apply_with`]).
     fn apply(&mut self, mutation: Mutation) {
-        self.apply_with(mutation, None, None);
+        self.apply_with(mutation, Stamp::default(), None);
     }
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
@@ -640,13 +680,21 @@ mod tests {
         // Writers change keys while the snapshot is under way...
         for i in 0..5000 {
             if i % 3 == 0 {
-                ks.apply_with(put(&format!("k{i}"), "new"), None, Some(("0", &mut sink)));
+                ks.apply_with(
+                    put(&format!("k{i}"), "new"),
+                    Stamp::default(),
+                    Some(("0", &mut sink)),
+                );
             }
         }
-        ks.apply_with(put("added", "new"), None, Some(("0", &mut sink)));
+        ks.apply_with(
+            put("added", "new"),
+            Stamp::default(),
+            Some(("0", &mut sink)),
+        );
         ks.apply_with(
             Mutation::Delete(Box::from(&b"k1"[..])),
-            None,
+            Stamp::default(),
             Some(("0", &mut sink)),
         );
         // ...and the snapshot thread dumps whatever is left.
@@ -702,7 +750,11 @@ mod tests {
         // ...while writers change every entry of it, add one and empty it.
         let mut sink = Collect::default();
         let mut write = |ks: &mut Keyspace, m: Mutation| {
-            ks.apply_with(m, Some(9), Some(("0", &mut sink)));
+            let stamp = Stamp {
+                access: 0,
+                tick: Some(9),
+            };
+            ks.apply_with(m, stamp, Some(("0", &mut sink)));
         };
         write(&mut ks, put(&held[0], "new"));
         write(&mut ks, Mutation::Delete(held[1].as_bytes().into()));
@@ -747,6 +799,45 @@ mod tests {
     }
 
     #[test]
+    fn a_read_records_its_access_in_place_even_in_a_partition_being_serialized() {
+        let mut ks = Keyspace::default();
+        let held = keys_in(0, "k", 2);
+        for key in &held {
+            ks.apply(put(key, "old"));
+        }
+        let key = held[0].as_bytes();
+        assert_eq!(ks.idle_seconds(key, 9_000), Some(9));
+        ks.mark_pending();
+        let [image] = <[_; 1]>::try_from(take(&mut ks, 1)).unwrap();
+        let read = ks.access(key, 12_500).map(|e| e.value);
+        assert_eq!(read, Some(&b"old"[..]));
+        // Not copied: the snapshot thread and the keyspace still share it.
+        assert!(Arc::ptr_eq(&image.map, &ks.parts[0].map));
+        assert_eq!(ks.idle_seconds(key, 15_000), Some(3));
+        assert_eq!(ks.idle_seconds(held[1].as_bytes(), 15_000), Some(15));
+        // A plain look is no access; expired and missing keys have no idle time.
+        assert!(ks.get(held[1].as_bytes(), 20_000).is_some());
+        assert_eq!(ks.idle_seconds(held[1].as_bytes(), 20_000), Some(20));
+        assert_eq!(ks.idle_seconds(b"missing", 20_000), None);
+        let mut image_entries = Image::default();
+        image.dump_to(&mut image_entries);
+        assert_eq!(image_entries.0.len(), 2);
+        assert!(image_entries.0.iter().all(|(_, value, _)| value == b"old"));
+        // A write takes the access time it is stamped with, as does EXPIRE.
+        let at = |access| Stamp { access, tick: None };
+        ks.apply_with(put(&held[1], "new"), at(30), None);
+        assert_eq!(ks.idle_seconds(held[1].as_bytes(), 31_000), Some(1));
+        let expire = Mutation::Expire {
+            key: key.into(),
+            at: 100_000,
+        };
+        ks.apply_with(expire, at(40), None);
+        assert_eq!(ks.idle_seconds(key, 41_000), Some(1));
+        assert!(ks.access(key, 100_000).is_none(), "expired");
+        assert_eq!(ks.idle_seconds(key, 100_000), None);
+    }
+
+    #[test]
     fn clear_during_a_snapshot_hands_over_everything_first() {
         let mut ks = Keyspace::default();
         for i in 0..100 {
@@ -754,7 +845,7 @@ mod tests {
         }
         ks.mark_pending();
         let mut sink = Collect::default();
-        ks.apply_with(Mutation::Clear, None, Some(("0", &mut sink)));
+        ks.apply_with(Mutation::Clear, Stamp::default(), Some(("0", &mut sink)));
         assert_eq!(sink.0.len(), 100);
         assert!(take(&mut ks, 1).is_empty());
         assert_eq!(ks.stored_len(), 0);

@@ -1,6 +1,7 @@
 //! The in-memory engine: the keyspace, time to live, transactions' overlays and
 //! the semantics of every operation. It does no I/O and never parses text.
 
+mod access;
 pub mod clock;
 mod exec;
 pub mod glob;
@@ -17,7 +18,9 @@ mod watch;
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use keyspace::{Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionImage, PartitionSink};
+pub use keyspace::{
+    Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionImage, PartitionSink, Stamp,
+};
 pub use multi::ExecOp;
 pub use overlay::Changes;
 use overlay::Overlay;
@@ -136,6 +139,10 @@ pub enum Group {
 pub trait Store {
     /// The live (unexpired) entry for `key`.
     fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>>;
+    /// [`Store::get`] for a command that uses the key, which records the read
+    /// as the key's last access (OBJECT IDLETIME). As in Redis, commands that
+    /// only look (EXISTS, TYPE, TTL and the like, OBJECT) use `get` instead.
+    fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>>;
     /// Applies one change.
     fn apply(&mut self, mutation: Mutation);
     /// Calls `f` for every live entry, in no particular order.
@@ -305,14 +312,23 @@ impl Data {
             .expect("namespace was just inserted")
     }
 
-    /// Applies a committed group to a namespace, creating it on first write.
-    /// `mutations` is a `Vec`, or an array when the caller knows how many.
-    fn apply<M>(&mut self, namespace: &str, mutations: M)
+    /// What entries written at `now` record about their use: the access
+    /// time always, the tick only for LRU policies (others do not store it).
+    fn stamp(&self, now: u64) -> Stamp {
+        Stamp {
+            access: access::stamp(now),
+            tick: self.limits.policy.uses_recency().then_some(self.tick),
+        }
+    }
+
+    /// Applies a committed group to a namespace at `now`, creating it on
+    /// first write. `mutations` is a `Vec`, or an array when the caller knows
+    /// how many.
+    fn apply<M>(&mut self, namespace: &str, mutations: M, now: u64)
     where
         M: AsRef<[Mutation]> + IntoIterator<Item = Mutation>,
     {
-        // Recency only matters to LRU policies; others do not store it.
-        let tick = self.limits.policy.uses_recency().then_some(self.tick);
+        let stamp = self.stamp(now);
         if self.watchers.is_active() {
             self.watchers
                 .touch(namespace, mutations.as_ref(), self.keyspace(namespace));
@@ -327,17 +343,24 @@ impl Data {
                 .snapshot
                 .as_mut()
                 .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
-            keyspace.apply_with(mutation, tick, sink);
+            keyspace.apply_with(mutation, stamp, sink);
         }
     }
 
     /// [`Data::apply`] of one put given by its parts, which the new entry
     /// copies (no mutation is built unless watchers need one).
-    fn apply_put(&mut self, namespace: &str, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+    fn apply_put(
+        &mut self,
+        namespace: &str,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+        now: u64,
+    ) {
         if self.watchers.is_active() {
-            return self.apply(namespace, [Mutation::put(key, value, expires_at)]);
+            return self.apply(namespace, [Mutation::put(key, value, expires_at)], now);
         }
-        let tick = self.limits.policy.uses_recency().then_some(self.tick);
+        let stamp = self.stamp(now);
         let keyspace = match self.namespaces.get_mut(namespace) {
             Some(keyspace) => keyspace,
             None => self.namespaces.entry(namespace.to_string()).or_default(),
@@ -346,12 +369,18 @@ impl Data {
             .snapshot
             .as_mut()
             .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
-        keyspace.put(key, value, expires_at, tick, sink);
+        keyspace.put(key, value, expires_at, stamp, sink);
     }
 
-    /// Applies `mutations` to `namespace` and adds them to `log`, the groups
-    /// of one journal record in the making.
-    fn apply_logged(&mut self, namespace: &str, mutations: Vec<Mutation>, log: &mut Vec<Group>) {
+    /// Applies `mutations` to `namespace` at `now` and adds them to `log`,
+    /// the groups of one journal record in the making.
+    fn apply_logged(
+        &mut self,
+        namespace: &str,
+        mutations: Vec<Mutation>,
+        now: u64,
+        log: &mut Vec<Group>,
+    ) {
         if mutations.is_empty() {
             return;
         }
@@ -361,14 +390,14 @@ impl Data {
             }
             _ => log.push(Group::Changes(namespace.to_string(), mutations.clone())),
         }
-        self.apply(namespace, mutations);
+        self.apply(namespace, mutations, now);
     }
 
     /// Applies one recovered or committed group.
     fn apply_group(&mut self, group: Group, now: u64) {
         match group {
             Group::Changes(namespace, mutations) => {
-                self.apply(&namespace, mutations);
+                self.apply(&namespace, mutations, now);
                 self.forget_if_empty(&namespace);
             }
             Group::Swap(a, b) => self.swap(&a, &b, now),
@@ -455,7 +484,7 @@ impl Data {
         let mut changes = Vec::new();
         let reply = exec::execute(op, self.keyspace(namespace), now, &mut changes)?;
         self.note_use(namespace, op, &reply);
-        self.apply_logged(namespace, changes, log);
+        self.apply_logged(namespace, changes, now, log);
         Ok(reply)
     }
 
@@ -635,38 +664,35 @@ impl Engine {
     }
 
     fn run_cow(&self, namespace: &str, op: Cow<'_, Op>) -> Result<Reply, CommandError> {
-        // A put without a TTL reads the clock only to enforce a limit.
-        let mut now = (!matches!(&*op, Op::Put { ttl_ms: None, .. })).then(|| self.now());
+        let now = self.now();
         let mut data = self.lock();
         data.tick += 1;
         if op.writes() {
             let key = op.key().filter(|_| op.may_add_key());
-            self.admit_write(&mut data, namespace, key, op.may_add_key(), &mut now)?;
+            self.admit_write(&mut data, namespace, key, op.may_add_key(), now)?;
         }
         // A put reads nothing and counts no hit or miss; applying it marks
         // the key used, so it needs no `note_use`. Its one mutation needs no Vec.
         let op = match op {
             Cow::Owned(Op::Put { key, value, ttl_ms }) => {
-                let expires_at =
-                    ttl_ms.map(|ms| exec::deadline(now.unwrap_or_else(|| self.now()), ms));
+                let expires_at = ttl_ms.map(|ms| exec::deadline(now, ms));
                 let put = [Mutation::Put {
                     key: key.into(),
                     value: value.into(),
                     expires_at,
                 }];
                 self.journal.record(namespace, &put);
-                data.apply(namespace, put);
+                data.apply(namespace, put, now);
                 return Ok(Reply::Ok);
             }
             op => op,
         };
-        let now = now.unwrap_or_else(|| self.now());
         let mut changes = Vec::new();
         let reply = exec::execute(&op, data.keyspace(namespace), now, &mut changes)?;
         data.note_use(namespace, &op, &reply);
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
-            data.apply(namespace, changes);
+            data.apply(namespace, changes, now);
         }
         Ok(reply)
     }
@@ -675,40 +701,45 @@ impl Engine {
     /// time to live: what running `put key value` does, from borrowed bytes
     /// (the statement's own words, not copied into an operation first).
     pub fn put(&self, namespace: &str, key: &[u8], value: &[u8]) -> Result<Reply, CommandError> {
+        let now = self.now();
         let mut data = self.lock();
         data.tick += 1;
-        self.admit_write(&mut data, namespace, Some(key), true, &mut None)?;
+        self.admit_write(&mut data, namespace, Some(key), true, now)?;
         self.journal.record_put(namespace, key, value, None);
-        data.apply_put(namespace, key, value, None);
+        data.apply_put(namespace, key, value, None, now);
         Ok(Reply::Ok)
     }
 
     /// Checks that a write may go ahead: the log accepts records, and under a
     /// key or memory limit there is room, evicting to make it. `new_key` is
     /// the key the write may add (counted when it does not exist yet);
-    /// `grows` says whether the write may add bytes. The clock is read into
-    /// `now` only when a limit needs it.
+    /// `grows` says whether the write may add bytes.
     fn admit_write(
         &self,
         data: &mut Data,
         namespace: &str,
         new_key: Option<&[u8]>,
         grows: bool,
-        now: &mut Option<u64>,
+        now: u64,
     ) -> Result<(), CommandError> {
         self.journal.writable()?;
         if data.limits.max_keys.is_none() && data.limits.maxmemory.is_none() {
             return Ok(());
         }
-        let now = *now.get_or_insert_with(|| self.now());
         let adds = new_key.is_some_and(|key| data.keyspace(namespace).get(key, now).is_none());
-        self.make_room(data, u64::from(adds), grows)
+        self.make_room(data, u64::from(adds), grows, now)
     }
 
     /// Evicts keys until `adding` new keys fit the limits (and, when the write
     /// `grows`, until memory is under `maxmemory`). Each eviction is journaled
     /// as a delete, so recovery agrees with what was served.
-    fn make_room(&self, data: &mut Data, adding: u64, grows: bool) -> Result<(), CommandError> {
+    fn make_room(
+        &self,
+        data: &mut Data,
+        adding: u64,
+        grows: bool,
+        now: u64,
+    ) -> Result<(), CommandError> {
         let limits = data.limits;
         loop {
             let over_keys = limits
@@ -733,7 +764,7 @@ impl Engine {
             };
             let delete = vec![Mutation::Delete(key)];
             self.journal.record(&namespace, &delete);
-            data.apply(&namespace, delete);
+            data.apply(&namespace, delete, now);
             data.keyspace_mut(&namespace).counters.evictions += 1;
         }
     }
@@ -783,7 +814,7 @@ impl Engine {
             self.journal.writable()?;
             let clear = vec![Mutation::Clear];
             self.journal.record(namespace, &clear);
-            data.apply(namespace, clear);
+            data.apply(namespace, clear, now);
             data.namespaces.remove(namespace);
         }
         Ok(keys)
@@ -814,7 +845,7 @@ impl Engine {
             self.journal.writable().map_err(|e| (0, e))?;
             // Room for every key the group might add (an upper bound).
             let adds = ops.iter().filter(|op| op.may_add_key()).count() as u64;
-            self.make_room(&mut data, adds, adds > 0)
+            self.make_room(&mut data, adds, adds > 0, now)
                 .map_err(|e| (0, e))?;
         }
         let mut changes = Changes::default();
@@ -826,14 +857,16 @@ impl Engine {
         let mutations = changes.into_mutations();
         if !mutations.is_empty() {
             self.journal.record(namespace, &mutations);
-            data.apply(namespace, mutations);
+            data.apply(namespace, mutations, now);
         }
         Ok(replies)
     }
 
-    /// Applies changes read back from disk at start-up (not journaled again).
+    /// Applies changes read back from disk at start-up (not journaled
+    /// again). The keys count as accessed now: access times are not stored.
     pub fn restore_group(&self, namespace: &str, mutations: Vec<Mutation>) {
-        self.lock().apply(namespace, mutations);
+        let now = self.now();
+        self.lock().apply(namespace, mutations, now);
     }
 
     /// Applies one journal record read back at start-up, every group of it
@@ -879,6 +912,7 @@ impl Engine {
         groups: Vec<(String, Vec<RestoredEntry>)>,
         persist: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<u64, String> {
+        let now = self.now();
         let mut data = self.lock();
         if data.snapshot.is_some() {
             return Err("a snapshot is being written; try again".into());
@@ -894,7 +928,7 @@ impl Engine {
                 .into_iter()
                 .map(|(key, value, expires_at)| Mutation::put(key, value, expires_at))
                 .collect();
-            fresh.apply(&namespace, mutations);
+            fresh.apply(&namespace, mutations, now);
         }
         data.namespaces = fresh.namespaces;
         Ok(keys)
@@ -902,11 +936,12 @@ impl Engine {
 
     /// Commits already-resolved changes to a namespace as one journal record.
     pub fn commit(&self, namespace: &str, mutations: Vec<Mutation>) -> Result<(), CommandError> {
+        let now = self.now();
         let mut data = self.lock();
         self.journal.writable()?;
         if !mutations.is_empty() {
             self.journal.record(namespace, &mutations);
-            data.apply(namespace, mutations);
+            data.apply(namespace, mutations, now);
         }
         Ok(())
     }

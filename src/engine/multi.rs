@@ -79,7 +79,7 @@ impl Engine {
             self.journal.writable()?;
             // Room for every key the block might add (an upper bound).
             let adds = items.iter().filter(|(_, item)| item.may_add_key()).count() as u64;
-            self.make_room(&mut data, adds, adds > 0)?;
+            self.make_room(&mut data, adds, adds > 0, now)?;
         }
         let mut log = Vec::new();
         let results = items

@@ -61,6 +61,15 @@ impl Store for Overlay<'_> {
         self.current(key).filter(|entry| !entry.is_expired(now))
     }
 
+    /// A key the transaction has not written is read from the live keyspace,
+    /// which records the access; a written one is stamped when committed.
+    fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
+        match self.changes.writes.get(key) {
+            None if !self.changes.cleared => self.base.access(key, now),
+            _ => self.get(key, now),
+        }
+    }
+
     fn apply(&mut self, mutation: Mutation) {
         match &mutation {
             Mutation::Put {

@@ -1,24 +1,33 @@
-//! One stored entry packed into a single heap allocation: a short header, the
-//! deadline and the last use only when the entry has them, then the key and
-//! the value. A key costs one allocation and one 8-byte slot in its table
-//! (the handle is a thin pointer: the header knows the allocation's length),
-//! and the table finds entries by their key part (see the `Borrow` impl).
+//! One stored entry packed into a single heap allocation: the time of its
+//! last access, a short header, the deadline and the LRU tick only when the
+//! entry has them, then the key and the value. A key costs one allocation
+//! and one 8-byte slot in its table (the handle is a thin pointer: the
+//! header knows the allocation's length), and the table finds entries by
+//! their key part (see the `Borrow` impl).
 //!
-//! Layout: `varint(key_len << 2 | flags)`, `varint(value_len)`,
-//! `[deadline: u64 LE]`, `[last_use: u64 LE]`, key, value. The varints are
-//! LEB128, so keys shorter than 32 bytes and values shorter than 128 bytes
-//! need one header byte each.
+//! Layout: `access: u32` (native order), `varint(key_len << 2 | flags)`,
+//! `varint(value_len)`, `[deadline: u64 LE]`, `[last_use: u64 LE]`, key,
+//! value. The varints are LEB128, so keys shorter than 32 bytes and values
+//! shorter than 128 bytes need one header byte each.
 //!
-//! The only `unsafe` here turns the thin pointer back into the byte slice it
-//! was made from (to read, to change a field in place, and to free it). It
-//! rests on one invariant: a `Packed` always points at the start of a live
-//! allocation it owns, made by [`Packed::new`] (or copied from one by
-//! `clone`), whose header gives its length.
+//! The access stamp is the one part that changes behind a shared reference:
+//! a read records itself there in place, without taking the entry out of its
+//! table and without copying a partition a snapshot shares (the snapshot
+//! never reads it). It is an [`AtomicU32`], so the allocation is made of
+//! `u32` words to align it, and every byte slice handed out starts after it.
+//!
+//! The `unsafe` here turns the thin pointer back into the bytes it was made
+//! from (to read, to change a field in place, and to free it) and into the
+//! atomic. It rests on one invariant: a `Packed` always points at the start
+//! of a live allocation it owns, made by [`allocate`] for [`Packed::new`] or
+//! `clone`, whose header gives its length.
 
 use super::EntryRef;
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Header flag: a deadline follows the header.
 const HAS_DEADLINE: u64 = 1;
@@ -30,24 +39,30 @@ const FLAG_BITS: u32 = 2;
 const FIELD: usize = 8;
 /// Bytes of the longest varint (a u64 in 7-bit groups).
 const MAX_VARINT: usize = 10;
+/// Bytes of the access stamp at the start, also the size of the words the
+/// allocation is made of.
+const ACCESS: usize = size_of::<u32>();
 
-/// A key, its value, and optionally its deadline and last use, in one allocation.
+/// A key, its value, when it was last accessed, and optionally its deadline
+/// and LRU tick, in one allocation.
 ///
 /// Two `Packed` are equal, and hash alike, when their keys are: a table of
 /// them is a map from key to the rest.
 ///
-/// Owns a `Box<[u8]>` that [`Packed::new`] (or `clone`) leaked into a thin
+/// Owns a `Box<[MaybeUninit<u32>]>` that [`allocate`] leaked into a thin
 /// pointer: the start of the allocation, whose length the header gives.
 pub struct Packed(NonNull<u8>);
 
-// SAFETY: a `Packed` owns its allocation exactly as the `Box<[u8]>` it was
-// made from did (nothing else points into it, and it has no interior
-// mutability), so it may move to and be shared between threads like that box.
+// SAFETY: a `Packed` owns its allocation exactly as the box it was made from
+// did (nothing else points into it), so it may move between threads like
+// that box.
 unsafe impl Send for Packed {}
-// SAFETY: as for `Send`: `&Packed` only reads the bytes.
+// SAFETY: `&Packed` reads the bytes after the access stamp, which nothing
+// changes while a shared reference lives, and reads or writes the stamp
+// only atomically, so it may be shared between threads.
 unsafe impl Sync for Packed {}
 
-/// Where the parts of a packed entry are.
+/// Where the parts of a packed entry are, as offsets past the access stamp.
 struct Layout {
     flags: u64,
     /// Offset of the first optional field (just past the header).
@@ -56,13 +71,48 @@ struct Layout {
     key: usize,
     /// Offset of the value (just past the key).
     value: usize,
-    /// Length of the whole allocation (just past the value).
+    /// Length of the bytes after the stamp (just past the value).
     end: usize,
 }
 
+/// Words of an allocation holding the stamp and `len` more bytes.
+fn words(len: usize) -> usize {
+    (ACCESS + len).div_ceil(ACCESS)
+}
+
+/// Allocates an entry: the stamp `access`, then `parts` one after another.
+/// Returns the allocation's start; every byte up to the end of the last part
+/// is initialized.
+fn allocate(access: u32, parts: &[&[u8]]) -> NonNull<u8> {
+    let len: usize = parts.iter().map(|part| part.len()).sum();
+    let mut words = Box::<[u32]>::new_uninit_slice(words(len));
+    words[0].write(access);
+    let start: NonNull<u8> = NonNull::from(Box::leak(words)).cast();
+    // SAFETY: the allocation holds `words(len)` words, at least `ACCESS +
+    // len` bytes, so `len` bytes follow the stamp. They are ours alone (the
+    // box was just leaked), and any bytes are valid `MaybeUninit<u8>`.
+    let rest: &mut [MaybeUninit<u8>] =
+        unsafe { std::slice::from_raw_parts_mut(start.as_ptr().add(ACCESS).cast(), len) };
+    let mut at = 0;
+    for part in parts {
+        for (slot, byte) in rest[at..at + part.len()].iter_mut().zip(*part) {
+            slot.write(*byte);
+        }
+        at += part.len();
+    }
+    start
+}
+
 impl Packed {
-    /// Packs `key` and `value` with a deadline and a last use, each optional.
-    pub fn new(key: &[u8], value: &[u8], expires_at: Option<u64>, last_use: Option<u64>) -> Self {
+    /// Packs `key` and `value`, last accessed at `access` (see
+    /// [`super::access`]), with a deadline and an LRU tick, each optional.
+    pub fn new(
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+        last_use: Option<u64>,
+        access: u32,
+    ) -> Self {
         let mut flags = 0;
         if expires_at.is_some() {
             flags |= HAS_DEADLINE;
@@ -72,27 +122,31 @@ impl Packed {
         }
         // A slice is at most isize::MAX bytes, so the shift cannot lose bits.
         let word = ((key.len() as u64) << FLAG_BITS) | flags;
-        let value_len = value.len() as u64;
-        let fields = FIELD * flags.count_ones() as usize;
-        let len = varint_len(word) + varint_len(value_len) + fields + key.len() + value.len();
-        let mut bytes = Vec::with_capacity(len);
-        put_varint(&mut bytes, word);
-        put_varint(&mut bytes, value_len);
+        let mut head = [0; 2 * MAX_VARINT + 2 * FIELD];
+        let mut len = put_varint(&mut head, 0, word);
+        len = put_varint(&mut head, len, value.len() as u64);
         for field in [expires_at, last_use].into_iter().flatten() {
-            bytes.extend_from_slice(&field.to_le_bytes());
+            head[len..len + FIELD].copy_from_slice(&field.to_le_bytes());
+            len += FIELD;
         }
-        bytes.extend_from_slice(key);
-        bytes.extend_from_slice(value);
         // Only the start is kept: the header gives the length back (see `layout`).
-        Packed(NonNull::from(Box::leak(bytes.into_boxed_slice())).cast())
+        Packed(allocate(access, &[&head[..len], key, value]))
+    }
+
+    /// The start of the bytes after the access stamp.
+    #[inline]
+    fn base(&self) -> *const u8 {
+        // SAFETY: the allocation holds the stamp and at least the two header
+        // bytes after it (see `allocate`), so this stays inside it.
+        unsafe { self.0.as_ptr().add(ACCESS) }
     }
 
     /// The header's two numbers and the offset just past them.
     #[inline]
     fn header(&self) -> (u64, u64, usize) {
-        let start = self.0.as_ptr();
-        // SAFETY: `new` wrote two varints at the start of the allocation,
-        // each at least one byte long, so the first byte exists...
+        let start = self.base();
+        // SAFETY: `new` wrote two varints just after the stamp, each at least
+        // one byte long, so the first byte exists...
         let first = unsafe { start.read() };
         if first < 0x80 {
             // SAFETY: ...and when the first byte ends the first varint, the
@@ -113,11 +167,11 @@ impl Packed {
         let mut numbers = [0u64; 2];
         for number in &mut numbers {
             for shift in (0..MAX_VARINT as u32).map(|group| 7 * group) {
-                // SAFETY: `new` wrote both varints whole at the start of the
-                // allocation, and each loop stops at its varint's last byte
-                // (the one below 0x80), so every byte read lies inside the
-                // allocation and was initialized.
-                let byte = unsafe { self.0.as_ptr().add(at).read() };
+                // SAFETY: `new` wrote both varints whole just after the stamp,
+                // and each loop stops at its varint's last byte (the one below
+                // 0x80), so every byte read lies inside the allocation and was
+                // initialized.
+                let byte = unsafe { self.base().add(at).read() };
                 at += 1;
                 *number |= u64::from(byte & 0x7f) << shift;
                 if byte < 0x80 {
@@ -144,24 +198,47 @@ impl Packed {
         }
     }
 
-    /// The layout, and the whole allocation as bytes.
+    /// The layout, and the bytes after the access stamp.
     fn bytes(&self) -> (Layout, &[u8]) {
         let layout = self.layout();
-        // SAFETY: the pointer and `layout.end` are the start and length of
-        // the `Box<[u8]>` leaked in `new` or `clone` (the header `new` wrote
-        // gives that length back). `self` owns it, and nothing changes it
-        // while this shared borrow of `self` lives.
-        let bytes = unsafe { std::slice::from_raw_parts(self.0.as_ptr(), layout.end) };
+        // SAFETY: `allocate` initialized `layout.end` bytes after the stamp
+        // (the header `new` wrote gives that length back). `self` owns them,
+        // and nothing changes them while this shared borrow of `self` lives:
+        // only the stamp, outside this slice, changes behind `&self`.
+        let bytes = unsafe { std::slice::from_raw_parts(self.base(), layout.end) };
         (layout, bytes)
     }
 
-    /// The layout, and the whole allocation as bytes to change in place.
+    /// The layout, and the bytes after the access stamp, to change in place.
     fn bytes_mut(&mut self) -> (Layout, &mut [u8]) {
         let layout = self.layout();
         // SAFETY: as in `bytes`; the exclusive borrow of `self` makes this
-        // the only reference to the allocation while it lives.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr(), layout.end) };
+        // the only reference to them while it lives (the pointer is derived
+        // from the allocation's, which permits writes).
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr().add(ACCESS), layout.end) };
         (layout, bytes)
+    }
+
+    /// The access stamp, shared.
+    fn stamp(&self) -> &AtomicU32 {
+        // SAFETY: the allocation starts with a `u32` word that `allocate`
+        // initialized and that is aligned for one (the allocation is made of
+        // `u32` words). It lives as long as `self`, and is only ever accessed
+        // through this atomic once `allocate` has returned.
+        unsafe { AtomicU32::from_ptr(self.0.as_ptr().cast()) }
+    }
+
+    /// When the entry was last accessed (see [`super::access`]).
+    pub fn access(&self) -> u32 {
+        self.stamp().load(Ordering::Relaxed)
+    }
+
+    /// Records an access at `at`, in place: the entry stays where it is in
+    /// its table, and a snapshot sharing it is not disturbed (it never reads
+    /// the stamp).
+    pub fn mark_access(&self, at: u32) {
+        self.stamp().store(at, Ordering::Relaxed);
     }
 
     /// The key.
@@ -199,6 +276,7 @@ impl Packed {
 
     /// Sets an optional field: in place when the entry has it, else by repacking.
     fn set_field(&mut self, flag: u64, to: Option<u64>) {
+        let access = self.access();
         let (layout, bytes) = self.bytes_mut();
         if let Some(to) = to
             && layout.flags & flag != 0
@@ -220,6 +298,7 @@ impl Packed {
             &bytes[layout.value..],
             expires_at,
             last_use,
+            access,
         );
     }
 
@@ -236,12 +315,12 @@ impl Packed {
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        let end = self.layout().end;
-        let slice = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr(), end);
-        // SAFETY: this is the pointer and length of the `Box<[u8]>` leaked in
-        // `new` or `clone` (see `bytes`), rebuilt once, here, and never used
-        // again.
-        drop(unsafe { Box::from_raw(slice) });
+        let words = words(self.layout().end);
+        let slice = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr().cast(), words);
+        // SAFETY: this is the pointer and length of the `Box<[MaybeUninit<u32>]>`
+        // leaked in `allocate` (its length from the same `words` of the same
+        // byte count), rebuilt once, here, and never used again.
+        drop(unsafe { Box::<[MaybeUninit<u32>]>::from_raw(slice) });
     }
 }
 
@@ -249,8 +328,7 @@ impl Clone for Packed {
     /// A byte-for-byte copy (a snapshot's copy on write clones whole
     /// partitions): a copy of what `new` wrote is laid out as `new` writes.
     fn clone(&self) -> Self {
-        let copy: Box<[u8]> = Box::from(self.bytes().1);
-        Packed(NonNull::from(Box::leak(copy)).cast())
+        Packed(allocate(self.access(), &[self.bytes().1]))
     }
 }
 
@@ -274,21 +352,15 @@ fn field_offset(layout: &Layout, flag: u64) -> usize {
     }
 }
 
-fn varint_len(mut n: u64) -> usize {
-    let mut len = 1;
+/// Writes `n` as a varint into `out` at `at`; returns the offset past it.
+fn put_varint(out: &mut [u8], mut at: usize, mut n: u64) -> usize {
     while n >= 0x80 {
+        out[at] = (n as u8) | 0x80;
         n >>= 7;
-        len += 1;
+        at += 1;
     }
-    len
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    out[at] = n as u8;
+    at + 1
 }
 
 impl Borrow<[u8]> for Packed {
@@ -319,6 +391,7 @@ impl std::fmt::Debug for Packed {
             .field("value_len", &self.value().len())
             .field("expires_at", &self.expires_at())
             .field("last_use", &self.last_use())
+            .field("access", &self.access())
             .finish()
     }
 }
@@ -347,12 +420,14 @@ mod tests {
             for value in values {
                 for expires_at in options {
                     for last_use in options {
-                        let p = Packed::new(key, value, expires_at, last_use);
+                        let access = last_use.map_or(0, |n| n as u32 ^ 0x8765_4321);
+                        let p = Packed::new(key, value, expires_at, last_use, access);
                         assert_eq!(
                             parts(&p),
                             (key.to_vec(), value.to_vec(), expires_at, last_use)
                         );
                         assert_eq!(p.view(), EntryRef { value, expires_at });
+                        assert_eq!(p.access(), access);
                     }
                 }
             }
@@ -360,11 +435,12 @@ mod tests {
     }
 
     #[test]
-    fn a_small_entry_without_options_costs_two_header_bytes_and_a_thin_slot() {
+    fn a_small_entry_without_options_costs_a_stamp_two_header_bytes_and_a_thin_slot() {
         let len = |p: &Packed| p.bytes().1.len();
-        let p = Packed::new(b"key:999999", b"value:999999", None, None);
+        let p = Packed::new(b"key:999999", b"value:999999", None, None, 0);
         assert_eq!(len(&p), 2 + 10 + 12);
-        let p = Packed::new(b"key:999999", b"value:999999", Some(5), None);
+        assert_eq!(ACCESS * words(len(&p)), 4 + 2 + 10 + 12);
+        let p = Packed::new(b"key:999999", b"value:999999", Some(5), None, 0);
         assert_eq!(len(&p), 2 + 8 + 10 + 12);
         assert_eq!(std::mem::size_of::<Packed>(), 8);
         assert_eq!(std::mem::size_of::<Option<Packed>>(), 8);
@@ -374,14 +450,14 @@ mod tests {
     fn long_keys_and_values_take_longer_headers() {
         let key = vec![b'k'; 40];
         let value = vec![7; 20_000];
-        let p = Packed::new(&key, &value, Some(1), Some(2));
+        let p = Packed::new(&key, &value, Some(1), Some(2), 0);
         assert_eq!(p.bytes().1.len(), 2 + 3 + 16 + 40 + 20_000);
         assert_eq!(parts(&p), (key, value, Some(1), Some(2)));
     }
 
     #[test]
     fn a_clone_is_an_independent_copy() {
-        let mut a = Packed::new(b"key", b"value", None, Some(1));
+        let mut a = Packed::new(b"key", b"value", None, Some(1), 0);
         let b = a.clone();
         a.set_last_use(2);
         a.set_expires_at(Some(3));
@@ -398,8 +474,36 @@ mod tests {
     }
 
     #[test]
+    fn the_access_stamp_changes_in_place_and_survives_copies_and_repacking() {
+        let mut a = Packed::new(b"key", b"value", None, None, 5);
+        let before = a.bytes().1.as_ptr();
+        let shared = &a;
+        shared.mark_access(9);
+        assert_eq!(a.access(), 9);
+        assert_eq!(a.bytes().1.as_ptr(), before, "marked in place");
+        let b = a.clone();
+        a.mark_access(11);
+        assert_eq!((a.access(), b.access()), (11, 9));
+        // Adding a field repacks the entry; the stamp goes along.
+        a.set_expires_at(Some(100));
+        a.set_last_use(3);
+        assert_eq!(a.access(), 11);
+        assert_eq!(
+            parts(&a),
+            (b"key".to_vec(), b"value".to_vec(), Some(100), Some(3))
+        );
+        a.mark_access(u32::MAX);
+        assert_eq!(a.access(), u32::MAX);
+        assert_eq!(
+            a.expires_at(),
+            Some(100),
+            "the stamp stays out of the fields"
+        );
+    }
+
+    #[test]
     fn fields_change_in_place_or_by_repacking() {
-        let mut p = Packed::new(b"k", b"v", None, None);
+        let mut p = Packed::new(b"k", b"v", None, None, 0);
         p.set_last_use(7);
         assert_eq!(parts(&p), (b"k".to_vec(), b"v".to_vec(), None, Some(7)));
         p.set_expires_at(Some(100));
@@ -424,10 +528,10 @@ mod tests {
         let mut set: HashSet<Packed, foldhash::fast::RandomState> = HashSet::default();
         for i in 0..1000 {
             let key = format!("key:{i}");
-            set.insert(Packed::new(key.as_bytes(), b"x", None, None));
+            set.insert(Packed::new(key.as_bytes(), b"x", None, None, 0));
         }
         // Same key, other value and fields: replaces, does not add.
-        let old = set.replace(Packed::new(b"key:5", b"new", Some(9), Some(1)));
+        let old = set.replace(Packed::new(b"key:5", b"new", Some(9), Some(1), 0));
         assert_eq!(old.map(|p| p.value().to_vec()), Some(b"x".to_vec()));
         assert_eq!(set.len(), 1000);
         let found = set.get(&b"key:5"[..]).map(parts);

@@ -38,7 +38,7 @@ pub fn execute<S: Store + ?Sized>(
                 SetTtl::Expire(expiry) => Some(resolve(expiry, now)?),
                 SetTtl::Drop | SetTtl::Keep => None,
             };
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             let allowed = match condition {
                 Condition::Always => true,
                 Condition::Missing => old.is_none(),
@@ -59,21 +59,21 @@ pub fn execute<S: Store + ?Sized>(
             }
         }
         StrOp::SetNx { key, value: new } => {
-            let missing = store.get(key, now).is_none();
+            let missing = store.access(key, now).is_none();
             if missing {
                 out.push(Mutation::put(key.as_slice(), new.as_slice(), None));
             }
             Reply::Bool(missing)
         }
         StrOp::GetDel(key) => {
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             if old.is_some() {
                 out.push(Mutation::Delete(key.as_slice().into()));
             }
             value(old)
         }
         StrOp::GetEx { key, ttl } => {
-            let Some(entry) = store.get(key, now) else {
+            let Some(entry) = store.access(key, now) else {
                 return Ok(Reply::Nil);
             };
             match ttl {
@@ -104,7 +104,9 @@ pub fn execute<S: Store + ?Sized>(
             Reply::Ok
         }
         StrOp::MSetNx(pairs) => {
-            let none_exists = pairs.iter().all(|(key, _)| store.get(key, now).is_none());
+            let none_exists = pairs
+                .iter()
+                .all(|(key, _)| store.access(key, now).is_none());
             if none_exists {
                 for (key, new) in pairs {
                     out.push(Mutation::put(key.as_slice(), new.as_slice(), None));
@@ -112,9 +114,11 @@ pub fn execute<S: Store + ?Sized>(
             }
             Reply::Bool(none_exists)
         }
-        StrOp::MGet(keys) => Reply::Array(keys.iter().map(|k| value(store.get(k, now))).collect()),
+        StrOp::MGet(keys) => {
+            Reply::Array(keys.iter().map(|k| value(store.access(k, now))).collect())
+        }
         StrOp::Append { key, value: tail } => {
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             let head: &[u8] = old.map_or(&[], |e| e.value);
             fits(head.len() as u64, tail.len() as u64)?;
             let mut joined = Vec::with_capacity(head.len() + tail.len());
@@ -128,18 +132,20 @@ pub fn execute<S: Store + ?Sized>(
             ));
             Reply::Int(len as i64)
         }
-        StrOp::StrLen(key) => Reply::Int(store.get(key, now).map_or(0, |e| e.value.len() as i64)),
+        StrOp::StrLen(key) => {
+            Reply::Int(store.access(key, now).map_or(0, |e| e.value.len() as i64))
+        }
         StrOp::GetRange { key, start, end } => {
-            let bytes = store.get(key, now).map_or(&[][..], |e| e.value);
+            let bytes = store.access(key, now).map_or(&[][..], |e| e.value);
             Reply::Value(range(bytes, *start, *end).to_vec())
         }
         StrOp::SetRange {
             key,
             offset,
             value: patch,
-        } => set_range(store.get(key, now), key, *offset, patch, out)?,
+        } => set_range(store.access(key, now), key, *offset, patch, out)?,
         StrOp::IncrBy { key, by } => {
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             let current = old.map_or(Ok(0), |e| parse_int(e.value))?;
             let next = current.checked_add(*by).ok_or(CommandError::Overflow)?;
             out.push(Mutation::put(
@@ -150,7 +156,7 @@ pub fn execute<S: Store + ?Sized>(
             Reply::Int(next)
         }
         StrOp::IncrByFloat { key, by } => {
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             let current = match old {
                 Some(e) => LongDouble::parse(e.value).ok_or(CommandError::NotAFloat)?,
                 None => LongDouble::ZERO,
@@ -169,12 +175,12 @@ pub fn execute<S: Store + ?Sized>(
             Reply::Value(text)
         }
         StrOp::Lcs { a, b, mode } => {
-            let a = store.get(a, now).map_or(&[][..], |e| e.value);
-            let b = store.get(b, now).map_or(&[][..], |e| e.value);
+            let a = store.access(a, now).map_or(&[][..], |e| e.value);
+            let b = store.access(b, now).map_or(&[][..], |e| e.value);
             longest_common(a, b, *mode)?
         }
         StrOp::SetBit { key, offset, bit } => {
-            let old = store.get(key, now);
+            let old = store.access(key, now);
             let byte = usize::try_from(offset / 8).map_err(|_| CommandError::BitOffset)?;
             let mut bytes = old.map_or_else(Vec::new, |e| e.value.to_vec());
             if bytes.len() <= byte {
@@ -196,14 +202,14 @@ pub fn execute<S: Store + ?Sized>(
         }
         StrOp::GetBit { key, offset } => Reply::Int(i64::from(
             store
-                .get(key, now)
+                .access(key, now)
                 .is_some_and(|e| bits::bit_at(e.value, *offset)),
         )),
-        StrOp::BitCount { key, range } => match store.get(key, now) {
+        StrOp::BitCount { key, range } => match store.access(key, now) {
             None => Reply::Int(0),
             Some(entry) => Reply::Int(bits::count(entry.value, range.clone()?)),
         },
-        StrOp::BitPos { key, bit, range } => match store.get(key, now) {
+        StrOp::BitPos { key, bit, range } => match store.access(key, now) {
             None => Reply::Int(if *bit { -1 } else { 0 }),
             Some(entry) => Reply::Int(bits::position(entry.value, *bit, range.clone()?)),
         },

@@ -253,16 +253,23 @@ fn object(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, Co
             Ok(value_of(client, key).map_or(Frame::Null, |_| Frame::Integer(1)))
         }
         b"freq" => {
-            needs_key()?;
-            Err(bad(
-                "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-            ))
+            // inmem has no LFU policy, so a key's frequency is never tracked:
+            // Redis's answer under any other policy (a missing key is nil first).
+            let key = needs_key()?;
+            match value_of(client, key) {
+                None => Ok(Frame::Null),
+                Some(_) => Err(bad(
+                    "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+                )),
+            }
         }
         b"idletime" => {
-            needs_key()?;
-            Err(bad(
-                "idle time is not tracked by inmem; it keeps a logical use order for LRU eviction only",
-            ))
+            let key = needs_key()?;
+            let namespace = client.session.namespace();
+            let idle = client.shared.db.engine().idle_time(namespace, key);
+            Ok(idle.map_or(Frame::Null, |seconds| {
+                Frame::Integer(i64::try_from(seconds).unwrap_or(i64::MAX))
+            }))
         }
         _ => Err(unknown_subcommand(sub, "OBJECT")),
     }

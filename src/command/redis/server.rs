@@ -182,7 +182,7 @@ pub static COMMANDS: &[RedisSpec] = &[
             &["readonly"],
             "generic",
             "ENCODING key | FREQ key | IDLETIME key | REFCOUNT key",
-            "Describes how a key's value is held.",
+            "Describes how a key's value is held, and the seconds since it was last used.",
         )
     },
     RedisSpec {
