@@ -88,15 +88,14 @@ fn allocate(access: u32, parts: &[&[u8]]) -> NonNull<u8> {
     let mut words = Box::<[u32]>::new_uninit_slice(words(len));
     words[0].write(access);
     let start: NonNull<u8> = NonNull::from(Box::leak(words)).cast();
-    // SAFETY: the allocation holds `words(len)` words, at least `ACCESS +
-    // len` bytes, so `len` bytes follow the stamp. They are ours alone (the
-    // box was just leaked), and any bytes are valid `MaybeUninit<u8>`.
-    let rest: &mut [MaybeUninit<u8>] =
-        unsafe { std::slice::from_raw_parts_mut(start.as_ptr().add(ACCESS).cast(), len) };
-    let mut at = 0;
+    let mut at = ACCESS;
     for part in parts {
-        for (slot, byte) in rest[at..at + part.len()].iter_mut().zip(*part) {
-            slot.write(*byte);
+        // SAFETY: the allocation holds `words(len)` words, at least `ACCESS +
+        // len` bytes, and the parts' lengths sum to `len`, so each part fits
+        // at `at`. The allocation is ours alone (the box was just leaked) and
+        // cannot overlap the borrowed part.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), start.as_ptr().add(at), part.len());
         }
         at += part.len();
     }
@@ -184,6 +183,7 @@ impl Packed {
 
     /// Where the parts are. The lengths were written from slice lengths,
     /// so they fit a `usize`, and their sum is the allocation's length.
+    #[inline]
     fn layout(&self) -> Layout {
         let (word, value_len, fields) = self.header();
         let flags = word & ((1 << FLAG_BITS) - 1);
@@ -199,6 +199,7 @@ impl Packed {
     }
 
     /// The layout, and the bytes after the access stamp.
+    #[inline]
     fn bytes(&self) -> (Layout, &[u8]) {
         let layout = self.layout();
         // SAFETY: `allocate` initialized `layout.end` bytes after the stamp
@@ -242,6 +243,7 @@ impl Packed {
     }
 
     /// The key.
+    #[inline]
     pub fn key(&self) -> &[u8] {
         let (layout, bytes) = self.bytes();
         &bytes[layout.key..layout.value]
@@ -364,6 +366,7 @@ fn put_varint(out: &mut [u8], mut at: usize, mut n: u64) -> usize {
 }
 
 impl Borrow<[u8]> for Packed {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         self.key()
     }
@@ -371,12 +374,14 @@ impl Borrow<[u8]> for Packed {
 
 impl Hash for Packed {
     /// Hashes exactly as the key slice does, so tables can be probed with `&[u8]`.
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.key().hash(state);
     }
 }
 
 impl PartialEq for Packed {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.key() == other.key()
     }
