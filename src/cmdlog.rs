@@ -14,8 +14,9 @@
 //! by default and replaced by `<value hidden>` (or `<statements hidden>` for
 //! `batch -c`) unless [`LogSettings::log_values`] is set.
 //!
-//! [`CommandLog::record`] never touches the file: it formats the line and hands
-//! it to a `tracing_appender::non_blocking` worker thread, which writes it to a
+//! [`CommandLog::record`] never touches the file: it records the line's parts
+//! in a compact form (hidden words left out) and hands them, in batches, to a
+//! `tracing_appender::non_blocking` worker thread, which formats the lines and writes them to a
 //! size-capped [`Rotating`] file (`command.log`, `command.log.1`, … up to
 //! [`LogSettings::keep`]). [`CommandLog::flush`] waits until every line recorded
 //! before it has been written, by counting lines in and out (see [`Progress`]).
@@ -26,7 +27,6 @@ use crate::command::spec;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -81,32 +81,28 @@ pub struct CommandLog {
     _guard: WorkerGuard,
 }
 
-/// Command-log lines formatted but not yet handed to the writer, and what
-/// formatting reuses from line to line. The log keeps one shared batch;
-/// script mode formats a run of statements' lines into its own
-/// ([`CommandLog::lines`]) and hands them over in one go
-/// ([`CommandLog::append`]), taking the shared batch's lock once.
+/// Command-log lines recorded but not yet handed to the writer, and how
+/// many. A line is kept as a compact record ([`encode_line`]) that the
+/// writer thread formats ([`LineFormat`]), so the statement's own thread only
+/// copies its words. The log keeps one shared batch; script mode records a
+/// run of statements' lines into its own ([`CommandLog::lines`]) and hands
+/// them over in one go ([`CommandLog::append`]), taking the shared batch's
+/// lock once.
 #[derive(Debug, Default)]
 pub struct Lines {
-    /// Whole lines; the buffer is reused from batch to batch.
-    text: Vec<u8>,
+    /// Encoded lines; the buffer is reused from batch to batch.
+    records: Vec<u8>,
     lines: u64,
-    /// The last timestamp formatted, and the instants its millisecond runs
-    /// over: statements finishing within it share it without working out
-    /// their wall-clock time.
-    stamp: String,
-    stamp_during: Option<Range<Instant>>,
-    /// The start of a line: the stamp and the namespace (`prefix_namespace`),
-    /// formatted once for the lines that share them; empty when stale.
-    prefix: Vec<u8>,
-    prefix_namespace: String,
     last_named: LastNamed,
     wall: WallClock,
+    /// The last instant worked out in wall-clock milliseconds: the lines of
+    /// a run of statements share it.
+    last_ms: Option<(Instant, u64)>,
     log_values: bool,
 }
 
 impl Lines {
-    /// Formats the line of one statement (see [`CommandLog::record_at`]
+    /// Records the line of one statement (see [`CommandLog::record_at`]
     /// for the arguments).
     pub fn push<W: AsRef<[u8]>>(
         &mut self,
@@ -116,46 +112,32 @@ impl Lines {
         elapsed: Duration,
         finished: Instant,
     ) {
-        if !self
-            .stamp_during
-            .as_ref()
-            .is_some_and(|during| during.contains(&finished))
-        {
-            let since_epoch = self.wall.at(finished);
-            let into_ms = Duration::from_nanos(u64::from(since_epoch.subsec_nanos() % 1_000_000));
-            self.stamp_during = finished.checked_sub(into_ms).and_then(|start| {
-                let end = start.checked_add(Duration::from_millis(1))?;
-                Some(start..end)
-            });
-            let now = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
-            self.stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-            self.prefix.clear();
-        }
-        if self.prefix.is_empty() || self.prefix_namespace != namespace {
-            self.prefix.clear();
-            write_prefix(&mut self.prefix, &self.stamp, namespace);
-            self.prefix_namespace.clear();
-            self.prefix_namespace.push_str(namespace);
-        }
         let hidden = if self.log_values {
             None
         } else {
             self.last_named.hidden(words)
         };
-        write_line(
-            &mut self.text,
-            &self.prefix,
-            words,
-            outcome,
-            elapsed,
-            hidden,
-        );
+        let unix_ms = match self.last_ms {
+            Some((at, ms)) if at == finished => ms,
+            _ => {
+                let ms = u64::try_from(self.wall.at(finished).as_millis()).unwrap_or(u64::MAX);
+                self.last_ms = Some((finished, ms));
+                ms
+            }
+        };
+        let line = Line {
+            unix_ms,
+            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            namespace: namespace.as_bytes(),
+            error: outcome.err().map(str::as_bytes),
+        };
+        encode_line(&mut self.records, &line, words, hidden);
         self.lines += 1;
     }
 
-    /// Bytes formatted and not yet handed over.
+    /// Bytes recorded and not yet handed over.
     pub fn len(&self) -> usize {
-        self.text.len()
+        self.records.len()
     }
 
     /// True when no line is waiting.
@@ -166,11 +148,10 @@ impl Lines {
     /// Forgets the lines handed over. The next line reads the system clock
     /// afresh, so a clock that was set meanwhile shows after one batch.
     fn clear(&mut self) {
-        self.text.clear();
+        self.records.clear();
         self.lines = 0;
         self.wall = WallClock::default();
-        self.stamp_during = None;
-        self.prefix.clear();
+        self.last_ms = None;
     }
 }
 
@@ -217,6 +198,8 @@ impl CommandLog {
             progress: progress.clone(),
             failing: false,
             unflushed: 0,
+            format: LineFormat::default(),
+            text: Vec::new(),
         };
         let (writer, guard) = NonBlockingBuilder::default()
             .lossy(false)
@@ -288,9 +271,9 @@ impl CommandLog {
         let mut batch = self.lock();
         if batch.is_empty() {
             // Nothing waits in the shared batch: take the buffer as it is.
-            std::mem::swap(&mut batch.text, &mut lines.text);
+            std::mem::swap(&mut batch.records, &mut lines.records);
         } else {
-            batch.text.extend_from_slice(&lines.text);
+            batch.records.extend_from_slice(&lines.records);
         }
         batch.lines += lines.lines;
         lines.clear();
@@ -318,8 +301,8 @@ impl CommandLog {
         // while a line recorded before it is still queued (see `Progress`).
         self.progress.sent.fetch_add(lines, Ordering::SeqCst);
         // One `write` on `NonBlocking` is one message, handed to `Sink::write`
-        // whole: whole lines, never split.
-        let sent = self.writer.clone().write_all(&batch.text);
+        // whole: whole records, never split.
+        let sent = self.writer.clone().write_all(&batch.records);
         batch.clear();
         if sent.is_err() {
             // The worker is gone; nothing will count these lines out.
@@ -403,6 +386,9 @@ struct Sink {
     failing: bool,
     /// Lines buffered but not yet written to the file.
     unflushed: u64,
+    /// Formats the records of each message into `text`.
+    format: LineFormat,
+    text: Vec<u8>,
 }
 
 /// Formatted lines gathered before they are handed to the writer thread.
@@ -441,9 +427,29 @@ impl Sink {
 }
 
 impl Write for Sink {
-    /// Buffers a batch of whole lines. A failure is reported on diagnostics and the
-    /// line dropped; the worker is told it succeeded, so it carries on.
-    fn write(&mut self, lines: &[u8]) -> io::Result<usize> {
+    /// Formats a batch of records into lines and buffers them. A failure is
+    /// reported on diagnostics and the lines dropped; the worker is told it
+    /// succeeded, so it carries on.
+    fn write(&mut self, records: &[u8]) -> io::Result<usize> {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        self.format.format_all(records, &mut text);
+        self.write_lines(&text);
+        // Kept for the next batch, unless one huge batch left it huge.
+        text.shrink_to(SINK_BUFFER * 2);
+        self.text = text;
+        Ok(records.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_lines();
+        Ok(())
+    }
+}
+
+impl Sink {
+    /// Buffers whole lines (writing them when enough are buffered).
+    fn write_lines(&mut self, lines: &[u8]) {
         // A batch that fits the current file goes in whole; only one that
         // crosses the size cap is split, so rotation still falls between lines.
         if self.file.fits(lines.len()) {
@@ -452,7 +458,7 @@ impl Write for Sink {
                 let result = self.file.write_lines(lines);
                 self.report(result);
                 self.progress.done_many(count_lines(lines));
-                return Ok(lines.len());
+                return;
             }
             let result = self.file.buffer_line(lines);
             self.report(result);
@@ -460,7 +466,7 @@ impl Write for Sink {
             if self.file.buffered() >= SINK_BUFFER {
                 self.flush_lines();
             }
-            return Ok(lines.len());
+            return;
         }
         for line in lines.split_inclusive(|&b| b == b'\n') {
             let result = self.file.buffer_line(line);
@@ -470,12 +476,6 @@ impl Write for Sink {
                 self.flush_lines();
             }
         }
-        Ok(lines.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.flush_lines();
-        Ok(())
     }
 }
 
@@ -625,44 +625,95 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Appends the start of a log line: the timestamp and the namespace.
-fn write_prefix(out: &mut Vec<u8>, timestamp: &str, namespace: &str) {
-    out.extend_from_slice(timestamp.as_bytes());
-    out.extend_from_slice(b" ns=");
-    push_word(out, namespace.as_bytes());
+/// What a command-log line says about a statement, besides its words.
+struct Line<'a> {
+    /// When it finished, in milliseconds since the Unix epoch.
+    unix_ms: u64,
+    /// Its run time in microseconds.
+    elapsed_us: u64,
+    namespace: &'a [u8],
+    /// Its error message, if it failed.
+    error: Option<&'a [u8]>,
 }
 
-/// Appends one log line, ending in a newline, to `out`: `prefix` (from
-/// [`write_prefix`]), then the outcome, the run time and the words.
-fn write_line<W: AsRef<[u8]>>(
+/// What a record's word is: a word as written, or a marker standing for hidden ones.
+const WORD: u8 = 0;
+/// Marker codes: [`VALUE_HIDDEN`], [`STATEMENTS_HIDDEN`], [`ARGUMENTS_HIDDEN`].
+const MARKERS: [&str; 3] = [VALUE_HIDDEN, STATEMENTS_HIDDEN, ARGUMENTS_HIDDEN];
+/// Ends a record's words.
+const END: u8 = u8::MAX;
+
+/// Appends the record of one line to `out`: `unix_ms` and `elapsed_us` (u64
+/// LE), the namespace (u64 LE length, bytes), the error (u64 LE: 0 for none,
+/// else its length + 1, then its bytes), then the words as shown, each a tag
+/// byte ([`WORD`] followed by a u64 LE length and the bytes, or 1 + a marker's
+/// index in [`MARKERS`]), and [`END`]. Hidden words are never copied.
+fn encode_line<W: AsRef<[u8]>>(
     out: &mut Vec<u8>,
-    prefix: &[u8],
+    line: &Line<'_>,
     words: &[W],
-    outcome: Result<(), &str>,
-    elapsed: Duration,
     hidden: Option<Hide>,
 ) {
-    out.extend_from_slice(prefix);
-    match outcome {
-        Ok(()) => out.extend_from_slice(b" ok "),
-        Err(message) => {
-            out.extend_from_slice(b" err: ");
-            push_word(out, message.as_bytes());
-            out.push(b' ');
+    let put_bytes = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    };
+    out.extend_from_slice(&line.unix_ms.to_le_bytes());
+    out.extend_from_slice(&line.elapsed_us.to_le_bytes());
+    put_bytes(out, line.namespace);
+    match line.error {
+        None => out.extend_from_slice(&0u64.to_le_bytes()),
+        Some(message) => {
+            out.extend_from_slice(&(message.len() as u64 + 1).to_le_bytes());
+            out.extend_from_slice(message);
         }
     }
-    push_decimal(out, elapsed.as_micros());
-    out.extend_from_slice(b"us");
-    write_words(out, words, hidden);
-    out.push(b'\n');
+    each_shown(words, hidden, |shown| match shown {
+        Shown::Word(word) => {
+            out.push(WORD);
+            put_bytes(out, word);
+        }
+        Shown::Marker(index) => out.push(1 + index),
+    });
+    out.push(END);
 }
 
-/// Appends a word as the command language would quote it.
-fn push_word(out: &mut Vec<u8>, word: &[u8]) {
-    if grammar::is_safe_bare_ascii(word) {
-        out.extend_from_slice(word);
-    } else {
-        out.extend_from_slice(grammar::quote_word(word).as_bytes());
+/// A word of a logged statement as the log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown<'a> {
+    /// The word itself (quoted as the command language would).
+    Word(&'a [u8]),
+    /// The marker at this index of [`MARKERS`] in place of hidden words.
+    Marker(u8),
+}
+
+/// Calls `f` with each word as logged, in order: the `hidden` ones replaced
+/// by markers.
+fn each_shown<'a, W: AsRef<[u8]>>(
+    words: &'a [W],
+    hidden: Option<Hide>,
+    mut f: impl FnMut(Shown<'a>),
+) {
+    let mut marked = false;
+    for (i, word) in words.iter().enumerate() {
+        let marker = match hidden {
+            Some(Hide::Value(at)) if at == i => Some(Marker::Value),
+            Some(Hide::Statements(from)) if i >= from => Some(Marker::Rest(1)),
+            Some(Hide::AllButKeys(keys)) if i > 0 && !keys.holds(i, words.len()) => {
+                Some(Marker::Rest(2))
+            }
+            _ => None,
+        };
+        match marker {
+            // One marker stands for every hidden word after the first value.
+            Some(Marker::Rest(_)) if marked => {}
+            Some(Marker::Rest(index)) => {
+                marked = true;
+                f(Shown::Marker(index));
+            }
+            Some(Marker::Value) => f(Shown::Marker(0)),
+            None => f(Shown::Word(word.as_ref())),
+        }
     }
 }
 
@@ -671,40 +722,127 @@ fn push_word(out: &mut Vec<u8>, word: &[u8]) {
 enum Marker {
     /// One value, marked on its own.
     Value,
-    /// The words from here on, marked once.
-    Rest(&'static str),
+    /// The words from here on, marked once by the marker at this index of [`MARKERS`].
+    Rest(u8),
 }
 
-/// Appends the words as logged, each after a space: quoted, with the
-/// `hidden` ones replaced by markers.
-fn write_words<W: AsRef<[u8]>>(out: &mut Vec<u8>, words: &[W], hidden: Option<Hide>) {
-    let mut marked = false;
-    for (i, word) in words.iter().enumerate() {
-        let marker = match hidden {
-            Some(Hide::Value(at)) if at == i => Some(Marker::Value),
-            Some(Hide::Statements(from)) if i >= from => Some(Marker::Rest(STATEMENTS_HIDDEN)),
-            Some(Hide::AllButKeys(keys)) if i > 0 && !keys.holds(i, words.len()) => {
-                Some(Marker::Rest(ARGUMENTS_HIDDEN))
-            }
-            _ => None,
+/// Reads the records of [`encode_line`] back.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        Some(first)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        let (number, rest) = self.bytes.split_first_chunk::<8>()?;
+        self.bytes = rest;
+        Some(u64::from_le_bytes(*number))
+    }
+
+    fn bytes(&mut self, len: u64) -> Option<&'a [u8]> {
+        let len = usize::try_from(len).ok()?;
+        let (taken, rest) = self.bytes.split_at_checked(len)?;
+        self.bytes = rest;
+        Some(taken)
+    }
+}
+
+/// Formats records into lines, on the writer thread, reusing the timestamp
+/// and line start of the previous line when they are the same.
+#[derive(Debug, Default)]
+struct LineFormat {
+    /// The millisecond `prefix` was formatted for, and its namespace.
+    prefix_ms: Option<u64>,
+    prefix_namespace: Vec<u8>,
+    /// The timestamp and namespace that start a line.
+    prefix: Vec<u8>,
+}
+
+impl LineFormat {
+    /// Appends the lines of every whole record in `records` to `out`.
+    fn format_all(&mut self, records: &[u8], out: &mut Vec<u8>) {
+        let mut reader = Reader { bytes: records };
+        while !reader.bytes.is_empty() && self.format_one(&mut reader, out).is_some() {}
+    }
+
+    /// Appends the line of the next record (none when it is cut short).
+    fn format_one(&mut self, reader: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+        let unix_ms = reader.u64()?;
+        let elapsed_us = reader.u64()?;
+        let namespace_len = reader.u64()?;
+        let namespace = reader.bytes(namespace_len)?;
+        let error = match reader.u64()? {
+            0 => None,
+            len => Some(reader.bytes(len - 1)?),
         };
-        match marker {
-            // One marker stands for every hidden word after the first value.
-            Some(Marker::Rest(_)) if marked => {}
-            Some(Marker::Rest(text)) => {
-                marked = true;
+        let start = out.len();
+        if self.prefix_ms != Some(unix_ms) || self.prefix_namespace != namespace {
+            self.set_prefix(unix_ms, namespace);
+        }
+        out.extend_from_slice(&self.prefix);
+        match error {
+            None => out.extend_from_slice(b" ok "),
+            Some(message) => {
+                out.extend_from_slice(b" err: ");
+                push_word(out, message);
                 out.push(b' ');
-                out.extend_from_slice(text.as_bytes());
-            }
-            Some(Marker::Value) => {
-                out.push(b' ');
-                out.extend_from_slice(VALUE_HIDDEN.as_bytes());
-            }
-            None => {
-                out.push(b' ');
-                push_word(out, word.as_ref());
             }
         }
+        push_decimal(out, u128::from(elapsed_us));
+        out.extend_from_slice(b"us");
+        loop {
+            match reader.byte() {
+                Some(END) => break,
+                Some(WORD) => {
+                    let len = reader.u64();
+                    let Some(word) = len.and_then(|len| reader.bytes(len)) else {
+                        out.truncate(start);
+                        return None;
+                    };
+                    out.push(b' ');
+                    push_word(out, word);
+                }
+                Some(code) => {
+                    let marker = MARKERS.get(usize::from(code - 1)).copied().unwrap_or("<?>");
+                    out.push(b' ');
+                    out.extend_from_slice(marker.as_bytes());
+                }
+                None => {
+                    out.truncate(start);
+                    return None;
+                }
+            }
+        }
+        out.push(b'\n');
+        Some(())
+    }
+
+    /// Formats the timestamp of `unix_ms` (RFC 3339, UTC, milliseconds) and
+    /// the namespace into the line start.
+    fn set_prefix(&mut self, unix_ms: u64, namespace: &[u8]) {
+        let at = DateTime::<Utc>::UNIX_EPOCH + Duration::from_millis(unix_ms);
+        self.prefix.clear();
+        self.prefix
+            .extend_from_slice(at.to_rfc3339_opts(SecondsFormat::Millis, true).as_bytes());
+        self.prefix.extend_from_slice(b" ns=");
+        push_word(&mut self.prefix, namespace);
+        self.prefix_ms = Some(unix_ms);
+        self.prefix_namespace.clear();
+        self.prefix_namespace.extend_from_slice(namespace);
+    }
+}
+
+/// Appends a word as the command language would quote it.
+fn push_word(out: &mut Vec<u8>, word: &[u8]) {
+    if grammar::is_safe_bare_ascii(word) {
+        out.extend_from_slice(word);
+    } else {
+        out.extend_from_slice(grammar::quote_word(word).as_bytes());
     }
 }
 
@@ -943,17 +1081,13 @@ mod tests {
     }
 
     fn rendered(list: &[&[u8]], log_values: bool) -> String {
-        let mut out = Vec::new();
-        let list = words(list);
-        let hidden = if log_values {
-            None
-        } else {
-            LastNamed::default().hidden(&list)
-        };
-        write_words(&mut out, &list, hidden);
-        String::from_utf8(out).unwrap().trim_start().to_string()
+        let line = format_line("T", "0", &words(list), Ok(()), Duration::ZERO, log_values);
+        let words = line.strip_prefix("T ns=0 ok 0us").unwrap();
+        words.trim().to_string()
     }
 
+    /// The line of one statement, through its record, with `timestamp` in
+    /// place of the formatted time.
     fn format_line(
         timestamp: &str,
         namespace: &str,
@@ -962,20 +1096,17 @@ mod tests {
         elapsed: Duration,
         log_values: bool,
     ) -> String {
+        let mut lines = Lines {
+            log_values,
+            ..Lines::default()
+        };
+        lines.push(namespace, words, outcome, elapsed, Instant::now());
         let mut out = Vec::new();
-        let mut prefix = Vec::new();
-        write_prefix(&mut prefix, timestamp, namespace);
-        write_line(
-            &mut out,
-            &prefix,
-            words,
-            outcome,
-            elapsed,
-            (!log_values)
-                .then(|| LastNamed::default().hidden(words))
-                .flatten(),
-        );
-        String::from_utf8(out).unwrap()
+        LineFormat::default().format_all(&lines.records, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        // The time is the one part that depends on the clock.
+        let (_, rest) = text.split_once(' ').unwrap();
+        format!("{timestamp} {rest}")
     }
 
     #[test]

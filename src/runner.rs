@@ -40,6 +40,18 @@ pub trait Backend {
         };
         self.execute(&statement, text)
     }
+    /// Executes statements of plain text that are each `put <key> <value>`
+    /// (their three words) at once, as [`Backend::execute_plain`] would one
+    /// by one: returns the result of each statement run (all, or up to and
+    /// including the first failure). `None` when this backend cannot, and
+    /// they must run one by one.
+    fn execute_put_run(
+        &mut self,
+        _statements: &[[PlainWord<'_>; 3]],
+        _follows: bool,
+    ) -> Option<Vec<Result<Reply, StatementError>>> {
+        None
+    }
     /// Holds back statistics and command-log records while statements
     /// already read run (see [`Session::hold_records`]); a remote session
     /// keeps none.
@@ -81,6 +93,14 @@ impl Backend for Session {
         follows: bool,
     ) -> Result<Reply, StatementError> {
         Session::execute_words(self, words, span, text, follows)
+    }
+
+    fn execute_put_run(
+        &mut self,
+        statements: &[[PlainWord<'_>; 3]],
+        follows: bool,
+    ) -> Option<Vec<Result<Reply, StatementError>>> {
+        Session::execute_put_run(self, statements, follows)
     }
 
     fn hold_records(&mut self) {
@@ -125,6 +145,36 @@ impl Backend for Session {
 
     fn database(&self) -> Option<&Arc<Db>> {
         Some(self.db())
+    }
+}
+
+/// Plain `put <key> <value>` statements gathered to run at once (see
+/// [`Backend::execute_put_run`]), with where each came from.
+#[derive(Default)]
+struct PutRun<'a> {
+    words: Vec<[PlainWord<'a>; 3]>,
+    places: Vec<PutPlace<'a>>,
+}
+
+/// Where a gathered put came from: its span of `text`, which starts at line `line`.
+struct PutPlace<'a> {
+    text: &'a str,
+    span: Range<usize>,
+    line: usize,
+}
+
+impl<'a> PutRun<'a> {
+    /// Most statements gathered into one run: enough to take the engine's
+    /// lock once for many, few enough that other threads wait little.
+    const MAX: usize = 64;
+
+    fn push(&mut self, words: [PlainWord<'a>; 3], span: Range<usize>, text: &'a str, line: usize) {
+        self.words.push(words);
+        self.places.push(PutPlace { text, span, line });
+    }
+
+    fn is_full(&self) -> bool {
+        self.words.len() >= Self::MAX
     }
 }
 
@@ -447,6 +497,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
     /// [`Runner::run_plain`] while the session holds its records back.
     fn run_plain_held(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
         let mut words = Vec::new();
+        let mut run = PutRun::default();
         // The text from the start of the current line: offsets and error
         // positions are relative to it, as when the line is run on its own.
         let mut line = text;
@@ -456,14 +507,24 @@ impl<B: Backend, W: Write> Runner<B, W> {
         self.quiet = false;
         while let Some(end) = plain::split_statement(line.as_bytes(), at, &mut words) {
             if let Some(span) = plain::span(&words) {
-                let source = span.clone();
-                let follows = self.quiet;
-                let flow =
-                    self.run_statement(line, source, *line_no, *line_no, origin, |session| {
-                        session.execute_plain(&words, span, line, follows)
-                    });
-                if flow == Flow::Stop {
-                    return Flow::Stop;
+                if let Some(put) = self.runnable_put(&words) {
+                    run.push(put, span, line, *line_no);
+                    if run.is_full() && self.run_puts(&mut run, origin) == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                } else {
+                    if self.run_puts(&mut run, origin) == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                    let source = span.clone();
+                    let follows = self.quiet;
+                    let flow =
+                        self.run_statement(line, source, *line_no, *line_no, origin, |session| {
+                            session.execute_plain(&words, span, line, follows)
+                        });
+                    if flow == Flow::Stop {
+                        return Flow::Stop;
+                    }
                 }
             }
             match line.get(end + 1..) {
@@ -477,7 +538,57 @@ impl<B: Backend, W: Write> Runner<B, W> {
                 _ => at = end + 1,
             }
         }
-        Flow::Continue
+        self.run_puts(&mut run, origin)
+    }
+
+    /// The words of a statement that may join a run of puts: `put <key>
+    /// <value>` outside a transaction, when no statement is echoed or timed.
+    fn runnable_put<'a>(&self, words: &[PlainWord<'a>]) -> Option<[PlainWord<'a>; 3]> {
+        let [command, key, value] = words else {
+            return None;
+        };
+        let runnable = command.bytes.eq_ignore_ascii_case(b"put")
+            && !self.settings.echo
+            && !self.session.timing()
+            && !self.session.in_transaction();
+        runnable.then_some([*command, *key, *value])
+    }
+
+    /// Runs the puts gathered in `run` at once and shows their results in
+    /// order, then runs those after a failure one by one; empties `run`.
+    fn run_puts(&mut self, run: &mut PutRun<'_>, origin: Option<&Path>) -> Flow {
+        if run.words.is_empty() {
+            return Flow::Continue;
+        }
+        let follows = self.quiet;
+        let results = self
+            .session
+            .execute_put_run(&run.words, follows)
+            .unwrap_or_default();
+        let ran = results.len();
+        let mut flow = Flow::Continue;
+        for (place, result) in run.places.iter().zip(results) {
+            let (text, line) = (place.text, place.line);
+            flow = self.show_result(result, text, line, line, origin);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        if flow == Flow::Continue {
+            for (words, place) in run.words.iter().zip(&run.places).skip(ran) {
+                let (text, span, line) = (place.text, place.span.clone(), place.line);
+                let follows = self.quiet;
+                flow = self.run_statement(text, span.clone(), line, line, origin, |session| {
+                    session.execute_plain(words, span, text, follows)
+                });
+                if flow == Flow::Stop {
+                    break;
+                }
+            }
+        }
+        run.words.clear();
+        run.places.clear();
+        flow
     }
 
     /// Runs one statement, whose source is `span` of `text` at line `line`
@@ -500,8 +611,31 @@ impl<B: Backend, W: Write> Runner<B, W> {
         }
         let result = execute(&mut self.session);
         let elapsed = self.session.last_elapsed();
+        if self.show_result(result, text, first_line, line, origin) == Flow::Stop {
+            return Flow::Stop;
+        }
+        if self.session.timing() {
+            self.quiet = false;
+            if self.show_timing(elapsed) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Shows the result of a statement of `text` (see
+    /// [`Runner::run_statement`]): its reply, or its error, or runs the file
+    /// it sources.
+    fn show_result(
+        &mut self,
+        result: Result<Reply, StatementError>,
+        text: &str,
+        first_line: usize,
+        line: usize,
+        origin: Option<&Path>,
+    ) -> Flow {
         self.quiet = false;
-        let flow = match result {
+        match result {
             Ok(Reply::Exit) => Flow::Stop,
             Ok(Reply::Source(path)) => self.source(&path, origin, line),
             Ok(reply) => {
@@ -518,17 +652,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
                 let message = statement_message(text, first_line, line, &e);
                 self.fail(origin, &message, line)
             }
-        };
-        if flow == Flow::Stop {
-            return Flow::Stop;
         }
-        if self.session.timing() {
-            self.quiet = false;
-            if self.show_timing(elapsed) == Flow::Stop {
-                return Flow::Stop;
-            }
-        }
-        Flow::Continue
     }
 
     /// `timing on`: after the result for people, on stderr for scripts (so

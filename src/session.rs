@@ -75,6 +75,8 @@ const HELD_STATEMENTS: usize = 256;
 #[derive(Debug, Default)]
 struct Held {
     samples: Vec<stats::Sample>,
+    /// Statements the samples stand for.
+    statements: usize,
     lines: Option<cmdlog::Lines>,
 }
 
@@ -194,6 +196,43 @@ impl Session {
             Some(words) => self.execute_expanded(&words, span, text, started),
             None => self.execute_expanded(words, span, text, started),
         }
+    }
+
+    /// Runs statements that are each `put <key> <value>` (their three words),
+    /// as [`Session::execute_words`] would one by one, under one hold of the
+    /// engine's lock: returns the result of each statement run, which is all
+    /// of them or those up to and including the first that failed. They share
+    /// the run's time equally. `None` while a transaction is open (its puts
+    /// go to the transaction, one by one).
+    pub fn execute_put_run<W: AsWord>(
+        &mut self,
+        statements: &[[W; 3]],
+        follows: bool,
+    ) -> Option<Vec<Result<Reply, StatementError>>> {
+        if self.transaction.is_some() || statements.is_empty() {
+            return None;
+        }
+        let started = match self.last_finished {
+            Some((finished, acks)) if follows && acks == self.db.acknowledgements() => finished,
+            _ => Instant::now(),
+        };
+        let pairs: Vec<(&[u8], &[u8])> = statements
+            .iter()
+            .map(|[_, key, value]| (key.as_ref(), value.as_ref()))
+            .collect();
+        let (done, failure) = self.db.engine().put_run(&self.namespace, &pairs);
+        let finished = Instant::now();
+        let ran = done + usize::from(failure.is_some());
+        let share = u32::try_from(ran).unwrap_or(u32::MAX).max(1);
+        self.last_elapsed = finished.saturating_duration_since(started) / share;
+        self.last_finished = Some((finished, self.db.acknowledgements()));
+        let mut results: Vec<Result<Reply, StatementError>> = Vec::with_capacity(ran);
+        results.resize_with(done, || Ok(Reply::Ok));
+        results.extend(failure.map(|e| Err(StatementError::from(e))));
+        for (words, result) in statements.iter().zip(&results) {
+            self.finish("put", words, result, finished);
+        }
+        Some(results)
     }
 
     /// Runs a statement whose aliases are expanded, timed from `started`.
@@ -349,15 +388,27 @@ impl Session {
         let outcome = message.as_deref().map_or(Ok(()), Err);
         if self.holding {
             let held = &mut self.held;
-            held.samples.push(stats::Sample {
-                command: name,
-                elapsed,
-                finished,
-            });
+            match held.samples.last_mut() {
+                // Statements of a run (see `execute_put_run`) share one sample.
+                Some(last)
+                    if last.finished == finished
+                        && last.elapsed == elapsed
+                        && last.command == name =>
+                {
+                    last.count += 1;
+                }
+                _ => held.samples.push(stats::Sample {
+                    command: name,
+                    elapsed,
+                    finished,
+                    count: 1,
+                }),
+            }
+            held.statements += 1;
             if let Some(lines) = held.lines.as_mut() {
                 lines.push(&self.namespace, words, outcome, elapsed, finished);
             }
-            if held.samples.len() >= HELD_STATEMENTS {
+            if held.statements >= HELD_STATEMENTS {
                 self.hand_over();
             }
             return;
@@ -394,6 +445,7 @@ impl Session {
         if !held.samples.is_empty() {
             self.db.stats().record_all(&held.samples);
             held.samples.clear();
+            held.statements = 0;
         }
         if let (Some(log), Some(lines)) = (self.db.command_log(), held.lines.as_mut()) {
             log.append(lines);

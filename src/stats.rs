@@ -26,15 +26,18 @@ pub struct Latency {
     pub mean: f64,
 }
 
-/// One executed statement, as [`Stats::record_all`] takes it.
+/// Executed statements of one command that took as long and finished at the
+/// same instant (most often just one), as [`Stats::record_all`] takes them.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     /// Command name.
     pub command: &'static str,
-    /// How long it took.
+    /// How long each took.
     pub elapsed: Duration,
-    /// When it finished.
+    /// When they finished.
     pub finished: Instant,
+    /// How many statements this stands for.
+    pub count: u64,
 }
 
 #[derive(Debug)]
@@ -115,6 +118,7 @@ impl Stats {
             command,
             elapsed,
             finished,
+            count: 1,
         }]);
     }
 
@@ -141,15 +145,15 @@ impl Stats {
                     second
                 }
             };
-            t.ops += 1;
+            t.ops += sample.count;
             roll(&mut t, now_second);
-            t.this_second += 1;
+            t.this_second += sample.count;
             if latency {
                 let nanos = u64::try_from(sample.elapsed.as_nanos())
                     .unwrap_or(u64::MAX)
                     .clamp(1, MAX_TRACKED_NS);
                 // Clamped into the histogram's range, so recording cannot fail.
-                let _ = t.histogram(sample.command).record(nanos);
+                let _ = t.histogram(sample.command).record_n(nanos, sample.count);
             }
         }
     }

@@ -496,6 +496,37 @@ fn long_scripts_mix_plain_and_other_lines_across_input_buffers() {
 }
 
 #[test]
+fn a_refused_put_in_a_run_of_puts_fails_on_its_own_line() {
+    // Plain puts run together under one hold of the engine's lock; the
+    // first one refused must still fail alone, and --bail must leave the
+    // ones after it unrun.
+    let script = "put a 1\nput b 2\nput c 3\nput d 4\nput b 5\n";
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args(["--max-keys", "2"])
+        .write_stdin(script)
+        .assert()
+        .code(1)
+        .stdout("OK\nOK\nOK\n")
+        .stderr(predicate::str::contains("line 3: out of memory"))
+        .stderr(predicate::str::contains("line 4: out of memory"));
+    assert_eq!(stdout_of(&dir, "get a; get b; exists c"), "1\n5\nfalse\n");
+    let bailed = tempfile::tempdir().unwrap();
+    inmem(&bailed)
+        .args(["--max-keys", "2", "--bail"])
+        .write_stdin(script)
+        .assert()
+        .code(1)
+        .stdout("OK\nOK\n")
+        .stderr(predicate::str::contains("line 3: out of memory"))
+        .stderr(predicate::str::contains("line 4").not());
+    assert_eq!(
+        stdout_of(&bailed, "get a; get b; exists c"),
+        "1\n2\nfalse\n"
+    );
+}
+
+#[test]
 fn stats_and_the_command_log_count_every_statement_of_a_long_script() {
     let dir = tempfile::tempdir().unwrap();
     let mut script: String = (0..3000).map(|i| format!("put k{i} v{i}\n")).collect();

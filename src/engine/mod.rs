@@ -178,6 +178,13 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn record_put(&self, namespace: &str, key: &[u8], value: &[u8], expires_at: Option<u64>) {
         self.record(namespace, &[Mutation::put(key, value, expires_at)]);
     }
+    /// Records one group of one put (without a deadline) per pair, in order:
+    /// exactly what [`Journal::record_put`] of each would record.
+    fn record_puts(&self, namespace: &str, pairs: &[(&[u8], &[u8])]) {
+        for (key, value) in pairs {
+            self.record_put(namespace, key, value, None);
+        }
+    }
     /// Records several groups, in order, as ONE record: recovery applies all
     /// of them or none.
     fn record_groups(&self, groups: &[Group]);
@@ -708,6 +715,39 @@ impl Engine {
         self.journal.record_put(namespace, key, value, None);
         data.apply_put(namespace, key, value, None, now);
         Ok(Reply::Ok)
+    }
+
+    /// Runs `put key value` for each pair in order, as [`Engine::put`] of each
+    /// would, under one hold of the lock (and, without key or memory limits,
+    /// one hold of the journal's). Stops at the first that fails: returns how
+    /// many were done and that failure.
+    pub fn put_run(
+        &self,
+        namespace: &str,
+        pairs: &[(&[u8], &[u8])],
+    ) -> (usize, Option<CommandError>) {
+        let mut data = self.lock();
+        if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
+            // Each put's room depends on the ones before it.
+            for (done, (key, value)) in pairs.iter().enumerate() {
+                data.tick += 1;
+                if let Err(e) = self.admit_write(&mut data, namespace, Some(key), true, &mut None) {
+                    return (done, Some(e));
+                }
+                self.journal.record_put(namespace, key, value, None);
+                data.apply_put(namespace, key, value, None);
+            }
+            return (pairs.len(), None);
+        }
+        if let Err(e) = self.journal.writable() {
+            return (0, Some(e));
+        }
+        self.journal.record_puts(namespace, pairs);
+        for (key, value) in pairs {
+            data.tick += 1;
+            data.apply_put(namespace, key, value, None);
+        }
+        (pairs.len(), None)
     }
 
     /// Checks that a write may go ahead: the log accepts records, and under a

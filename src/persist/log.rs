@@ -444,34 +444,38 @@ impl AppendLog {
     /// Appends one framed record whose payload is the next sequence number
     /// followed by what `body` writes.
     fn append(&self, body: impl FnOnce(&mut Vec<u8>)) {
-        let mut pending = lock(&self.pending);
-        let seq = pending.next_seq;
-        pending.next_seq += 1;
-        let segment = pending.segment;
-        if pending
-            .chunks
-            .last()
-            .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
-        {
-            let room = pending.chunk_hint;
-            pending.chunks.push((segment, Vec::with_capacity(room)));
-        }
-        let Some((_, out)) = pending.chunks.last_mut() else {
-            return;
-        };
-        let start = out.len();
-        out.extend_from_slice(&[0; FRAME_HEADER]);
-        out.put_u64(seq);
-        body(out);
-        let payload = &out[start + FRAME_HEADER..];
-        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        let crc = crc32fast::hash(payload);
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-        let added = (out.len() - start) as u64;
-        pending.bytes_since_checkpoint += added;
-        pending.records += 1;
+        append_to(&mut lock(&self.pending), body);
     }
+}
+
+/// Appends one framed record whose payload `body` writes to `pending`.
+fn append_to(pending: &mut Pending, body: impl FnOnce(&mut Vec<u8>)) {
+    let seq = pending.next_seq;
+    pending.next_seq += 1;
+    let segment = pending.segment;
+    if pending
+        .chunks
+        .last()
+        .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
+    {
+        let room = pending.chunk_hint;
+        pending.chunks.push((segment, Vec::with_capacity(room)));
+    }
+    let Some((_, out)) = pending.chunks.last_mut() else {
+        return;
+    };
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    out.put_u64(seq);
+    body(out);
+    let payload = &out[start + FRAME_HEADER..];
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let crc = crc32fast::hash(payload);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    let added = (out.len() - start) as u64;
+    pending.bytes_since_checkpoint += added;
+    pending.records += 1;
 }
 
 impl Journal for AppendLog {
@@ -515,6 +519,24 @@ impl Journal for AppendLog {
         });
     }
 
+    fn record_puts(&self, namespace: &str, pairs: &[(&[u8], &[u8])]) {
+        if namespace.is_empty() {
+            for (key, value) in pairs {
+                self.record_put(namespace, key, value, None);
+            }
+            return;
+        }
+        // Exactly what `record_put` writes for each, under one hold of the lock.
+        let mut pending = lock(&self.pending);
+        for (key, value) in pairs {
+            append_to(&mut pending, |out| {
+                put_name(out, namespace);
+                out.put_u32(1);
+                put_put(out, key, value, None);
+            });
+        }
+    }
+
     fn record_groups(&self, groups: &[Group]) {
         match groups {
             [Group::Changes(namespace, mutations)] => self.record(namespace, mutations),
@@ -551,6 +573,29 @@ mod tests {
                 }
                 log.flush(true).unwrap();
                 assert_eq!(log.records(), 2);
+                std::fs::read(dir.path().join(segment_name(1))).unwrap()
+            });
+            assert!(segments[0].len() > HEADER_LEN, "{namespace:?}");
+            assert_eq!(segments[0], segments[1], "{namespace:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_of_puts_is_recorded_as_the_puts_one_by_one() {
+        let pairs: [(&[u8], &[u8]); 3] = [(b"k", b"v"), (b"", b"\x00\xff"), (b"k", b"w")];
+        for namespace in ["0", "", "app"] {
+            let segments = [true, false].map(|as_run| {
+                let dir = tempfile::tempdir().unwrap();
+                let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
+                if as_run {
+                    log.record_puts(namespace, &pairs);
+                } else {
+                    for (key, value) in pairs {
+                        log.record(namespace, &[Mutation::put(key, value, None)]);
+                    }
+                }
+                log.flush(true).unwrap();
+                assert_eq!(log.records(), 3);
                 std::fs::read(dir.path().join(segment_name(1))).unwrap()
             });
             assert!(segments[0].len() > HEADER_LEN, "{namespace:?}");
