@@ -726,16 +726,18 @@ impl Engine {
         namespace: &str,
         pairs: &[(&[u8], &[u8])],
     ) -> (usize, Option<CommandError>) {
+        // One clock reading stamps the whole run, as if it ran in an instant.
+        let now = self.now();
         let mut data = self.lock();
         if data.limits.max_keys.is_some() || data.limits.maxmemory.is_some() {
             // Each put's room depends on the ones before it.
             for (done, (key, value)) in pairs.iter().enumerate() {
                 data.tick += 1;
-                if let Err(e) = self.admit_write(&mut data, namespace, Some(key), true, &mut None) {
+                if let Err(e) = self.admit_write(&mut data, namespace, Some(key), true, now) {
                     return (done, Some(e));
                 }
                 self.journal.record_put(namespace, key, value, None);
-                data.apply_put(namespace, key, value, None);
+                data.apply_put(namespace, key, value, None, now);
             }
             return (pairs.len(), None);
         }
@@ -745,7 +747,7 @@ impl Engine {
         self.journal.record_puts(namespace, pairs);
         for (key, value) in pairs {
             data.tick += 1;
-            data.apply_put(namespace, key, value, None);
+            data.apply_put(namespace, key, value, None, now);
         }
         (pairs.len(), None)
     }
