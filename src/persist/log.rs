@@ -335,9 +335,7 @@ impl AppendLog {
         if needs_switch && !switch {
             return None;
         }
-        let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
-        pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
-        Some((std::mem::take(&mut pending.chunks), pending.next_seq - 1))
+        Some(take_chunks(&mut pending))
     }
 
     /// Writes taken chunks; on a failure puts back what was not written.
@@ -550,12 +548,18 @@ impl AppendLog {
         if let Some(failure) = &io.failure {
             return Err(failure.clone());
         }
-        if let Some(taken) = self.take_pending(&io, true) {
-            self.write_taken(&mut io, taken, false)?;
-        }
-        let Some(old) = io.file.replace(file) else {
+        let Some(old) = io.file.clone() else {
             return Err("no open segment".into());
         };
+        // Records from now on are for the new segment: the number changes in
+        // the same hold of `pending` that takes the old segment's last ones.
+        let taken = {
+            let mut pending = lock(&self.pending);
+            pending.segment = next;
+            take_chunks(&mut pending)
+        };
+        self.write_taken(&mut io, taken, false)?;
+        io.file = Some(file);
         io.sealing = Some(Sealing {
             file: old,
             good_len: io.good_len,
@@ -565,7 +569,6 @@ impl AppendLog {
         });
         io.segment = next;
         io.good_len = HEADER_LEN as u64;
-        lock(&self.pending).segment = next;
         Ok(())
     }
 
@@ -598,6 +601,13 @@ impl AppendLog {
     pub fn failure(&self) -> Option<String> {
         lock(&self.io).failure.clone()
     }
+}
+
+/// Takes every pending chunk, remembering the largest as the room new chunks start with.
+fn take_chunks(pending: &mut Pending) -> Taken {
+    let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
+    pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
+    (std::mem::take(&mut pending.chunks), pending.next_seq - 1)
 }
 
 /// Cuts `file` back to `good` bytes, writes `redo` again and fsyncs: after
@@ -708,6 +718,68 @@ impl Journal for AppendLog {
 mod tests {
     use super::*;
     use crate::persist::disk::RealDisk;
+
+    /// Sequence numbers of the records in every segment of `dir`, in order.
+    fn logged_seqs(dir: &Path) -> Vec<u64> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| segment_number(n).is_some())
+            .collect();
+        names.sort();
+        let mut seqs = Vec::new();
+        for name in names {
+            let bytes = std::fs::read(dir.join(&name)).unwrap();
+            let mut pos = HEADER_LEN;
+            while pos < bytes.len() {
+                let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+                let at = pos + FRAME_HEADER;
+                seqs.push(u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()));
+                pos = at + len;
+            }
+        }
+        seqs
+    }
+
+    #[test]
+    fn records_made_while_segments_switch_are_all_logged_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(AppendLog::new(
+            dir.path(),
+            Arc::new(RealDisk),
+            Fsync::Everysec,
+            1,
+            1,
+        ));
+        log.record_put("0", b"first", b"v", None);
+        log.flush(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let (log, stop) = (log.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        log.record_put("0", b"k", b"v", None);
+                        log.flush(false).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let no_hook = |_: Step| Ok(());
+        let mut segment = 1;
+        for _ in 0..30 {
+            let next = log.rotate(&no_hook).unwrap();
+            assert_eq!(next, segment + 1);
+            segment = next;
+        }
+        stop.store(true, Ordering::SeqCst);
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        log.flush(true).unwrap();
+        let expected: Vec<u64> = (1..=log.last_seq()).collect();
+        assert_eq!(logged_seqs(dir.path()), expected);
+    }
 
     #[test]
     fn a_put_from_its_parts_is_recorded_as_the_mutation_would_be() {
