@@ -87,6 +87,10 @@ struct Pending {
 /// writer takes, stalling writers for milliseconds.
 const PENDING_CHUNK: usize = 1 << 20;
 
+/// Room beyond [`PENDING_CHUNK`] a full-size chunk starts with, for the
+/// record that crosses it (a larger one still grows the chunk).
+const CROSSING_RECORD_ROOM: usize = 64 << 10;
+
 /// Why [`AppendLog::rotate`] started no new segment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RotateError {
@@ -638,7 +642,14 @@ impl AppendLog {
             .last()
             .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
         {
-            let room = pending.chunk_hint;
+            // A chunk that fills up is closed by the record that crosses
+            // PENDING_CHUNK; room for that record keeps the chunk from
+            // growing (a copy of the whole megabyte into fresh pages, under
+            // this lock) just before it is closed.
+            let room = match pending.chunk_hint {
+                PENDING_CHUNK => PENDING_CHUNK + CROSSING_RECORD_ROOM,
+                hint => hint,
+            };
             pending.chunks.push((segment, Vec::with_capacity(room)));
         }
         let Some((_, out)) = pending.chunks.last_mut() else {
@@ -739,6 +750,33 @@ mod tests {
             }
         }
         seqs
+    }
+
+    #[test]
+    fn a_full_size_chunk_is_closed_before_it_has_to_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
+        let value = [7u8; 100];
+        let fill = |log: &AppendLog| {
+            while lock(&log.pending).chunks.len() < 3 {
+                log.record_put("0", b"key", &value, None);
+            }
+        };
+        // The first write sees full chunks: later ones start at full size.
+        fill(&log);
+        log.flush(false).unwrap();
+        log.record_put("0", b"key", &value, None);
+        let room = lock(&log.pending).chunks[0].1.capacity();
+        assert!(room > PENDING_CHUNK, "{room}");
+        fill(&log);
+        let pending = lock(&log.pending);
+        let (_, first) = &pending.chunks[0];
+        assert!(first.len() >= PENDING_CHUNK);
+        assert_eq!(
+            first.capacity(),
+            room,
+            "the chunk grew before it was closed"
+        );
     }
 
     #[test]
