@@ -8,10 +8,12 @@ use inmem::command::{Op, Reply};
 use inmem::engine::{Engine, SystemClock};
 use inmem::error::CommandError;
 use inmem::persist::disk::SimDisk;
-use inmem::persist::log::{Fsync, segment_name};
+use inmem::persist::log::{Fsync, segment_name, temp_segment_name};
+use inmem::persist::snapshot::{Step, StepHook};
 use inmem::persist::{Persistence, Settings, snapshot};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -26,10 +28,23 @@ struct Open {
 }
 
 fn open(dir: &Path, fsync: Fsync, disk: Option<&SimDisk>) -> Open {
+    let (db, warnings) = open_hooked(dir, fsync, disk, Arc::new(|_| Ok(())));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    db
+}
+
+/// Opens with `hook` called between snapshot steps; returns recovery's warnings too.
+fn open_hooked(
+    dir: &Path,
+    fsync: Fsync,
+    disk: Option<&SimDisk>,
+    hook: Arc<StepHook>,
+) -> (Open, Vec<String>) {
     let mut settings = Settings {
         fsync,
         snapshot_interval: Duration::ZERO,
         compact_threshold: 0,
+        hook,
         ..Settings::default()
     };
     if let Some(disk) = disk {
@@ -41,11 +56,13 @@ fn open(dir: &Path, fsync: Fsync, disk: Option<&SimDisk>) -> Open {
         persistence.journal(),
     ));
     let report = persistence.recover(&engine).unwrap();
-    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    Open {
-        persistence,
-        engine,
-    }
+    (
+        Open {
+            persistence,
+            engine,
+        },
+        report.warnings,
+    )
 }
 
 fn put(db: &Open, key: &str, value: &str) -> Result<Reply, CommandError> {
@@ -331,7 +348,7 @@ fn unsynced_megabytes(db: &Open, megabytes: usize) {
 }
 
 #[test]
-fn a_snapshot_fsyncs_a_long_unsynced_log_tail_before_it_begins() {
+fn a_snapshot_leaves_the_old_segment_fsynced() {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimDisk::new();
     let db = open(dir.path(), Fsync::Everysec, Some(&sim));
@@ -339,9 +356,11 @@ fn a_snapshot_fsyncs_a_long_unsynced_log_tail_before_it_begins() {
     unsynced_megabytes(&db, 2);
     assert!(sim.unsynced_len(&segment) > 1 << 20);
     db.persistence.save(&db.engine).unwrap();
-    // The first write after the snapshot switches segments, which fsyncs
-    // the old one first; nothing is left for that fsync to do.
+    // The snapshot switched segments first, fsyncing the old one on its own
+    // thread; the next segment is named and open.
     assert_eq!(sim.unsynced_len(&segment), 0);
+    assert!(dir.path().join(segment_name(2)).exists());
+    assert!(!dir.path().join(temp_segment_name(2)).exists());
     put(&db, "after", "1").unwrap();
     db.persistence.log().flush(true).unwrap();
     let db = power_cut_and_reopen(dir.path(), &sim, db);
@@ -350,12 +369,13 @@ fn a_snapshot_fsyncs_a_long_unsynced_log_tail_before_it_begins() {
 }
 
 #[test]
-fn a_failed_fsync_before_a_snapshot_stops_it_and_refuses_writes_until_repaired() {
+fn a_failed_fsync_of_the_old_segment_stops_the_snapshot_and_refuses_writes_until_repaired() {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimDisk::new();
     let db = open(dir.path(), Fsync::Everysec, Some(&sim));
     unsynced_megabytes(&db, 2);
-    sim.fail_sync(1);
+    // Sync 1 is the next segment's header, sync 2 the old segment.
+    sim.fail_sync(2);
     let e = db.persistence.save(&db.engine).unwrap_err();
     assert!(
         e.contains("no snapshot while the log fails") && e.contains("fsync failed"),
@@ -363,16 +383,154 @@ fn a_failed_fsync_before_a_snapshot_stops_it_and_refuses_writes_until_repaired()
     );
     assert!(!dir.path().join(snapshot::FILE_NAME).exists());
     assert!(db.persistence.log().failure().is_some());
+    // The next segment keeps its temporary name until the old one is durable.
+    assert!(dir.path().join(temp_segment_name(2)).exists());
+    assert!(!dir.path().join(segment_name(2)).exists());
     assert!(matches!(
         put(&db, "refused", "1"),
         Err(CommandError::LogUnavailable(_))
     ));
     sim.heal();
     db.persistence.log().flush(true).unwrap();
+    assert!(dir.path().join(segment_name(2)).exists());
+    assert!(!dir.path().join(temp_segment_name(2)).exists());
     put(&db, "accepted", "1").unwrap();
     db.persistence.save(&db.engine).unwrap();
     let db = power_cut_and_reopen(dir.path(), &sim, db);
     assert_eq!(get(&db, "accepted").as_deref(), Some("1"));
     assert_eq!(get(&db, "refused"), None);
     assert!(get(&db, "k1999").is_some());
+}
+
+#[test]
+fn a_failure_to_prepare_the_next_segment_stops_the_snapshot_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimDisk::new();
+    let db = open(dir.path(), Fsync::Everysec, Some(&sim));
+    put(&db, "before", "1").unwrap();
+    db.persistence.acknowledge().unwrap();
+    sim.fail_sync(1);
+    let e = db.persistence.save(&db.engine).unwrap_err();
+    assert!(e.contains("cannot start"), "{e}");
+    assert!(db.persistence.log().failure().is_none());
+    assert!(!dir.path().join(temp_segment_name(2)).exists());
+    put(&db, "after", "1").unwrap();
+    db.persistence.save(&db.engine).unwrap();
+    let db = power_cut_and_reopen(dir.path(), &sim, db);
+    assert_eq!(get(&db, "before").as_deref(), Some("1"));
+    assert_eq!(get(&db, "after").as_deref(), Some("1"));
+}
+
+/// How a power cut in the middle of a segment switch ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SwitchCut {
+    /// Nothing unsynced survives: the old segment loses its tail.
+    TailLost,
+    /// Every written byte happens to reach the disk: the new segment is adopted.
+    AllKept,
+    /// As `AllKept`, but the old segment's last record is torn after all:
+    /// the new segment's records must not be replayed after the hole.
+    OldTorn,
+}
+
+/// Starts a save that stops with the old segment's fsync held, acknowledges
+/// a write meanwhile, cuts the power there and reopens.
+fn power_cut_during_a_switch(cut: SwitchCut) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = SimDisk::new();
+    let armed = Arc::new(AtomicBool::new(false));
+    let hook: Arc<StepHook> = {
+        let (sim, armed) = (sim.clone(), armed.clone());
+        Arc::new(move |step| {
+            if step == Step::SegmentSwitched && armed.swap(false, Ordering::SeqCst) {
+                sim.hold_syncs();
+            }
+            Ok(())
+        })
+    };
+    let (db, _) = open_hooked(d, Fsync::Everysec, Some(&sim), hook);
+    put(&db, "synced", "1").unwrap();
+    db.persistence.log().flush(true).unwrap();
+    put(&db, "tail", "2").unwrap();
+    db.persistence.acknowledge().unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let saving = {
+        let (persistence, engine) = (db.persistence.clone(), db.engine.clone());
+        std::thread::spawn(move || persistence.save(&engine).map(|_| ()))
+    };
+    assert!(
+        sim.wait_for_held_syncs(1, PATIENCE),
+        "the old segment's fsync never started"
+    );
+    let acknowledged = {
+        let (persistence, engine) = (db.persistence.clone(), db.engine.clone());
+        finishes(move || {
+            let op = Op::Put {
+                key: b"during".to_vec(),
+                value: b"3".to_vec(),
+                ttl_ms: None,
+            };
+            engine.run("0", &op).map_err(|e| e.to_string())?;
+            persistence.acknowledge()
+        })
+    };
+    assert_eq!(
+        acknowledged,
+        Some(Ok(())),
+        "{cut:?}: the acknowledgement waited for the switch"
+    );
+    let temp = d.join(temp_segment_name(2));
+    assert!(
+        sim.unsynced_len(&temp) > 0,
+        "{cut:?}: not in the new segment"
+    );
+    assert!(sim.unsynced_len(&d.join(segment_name(1))) > 0, "{cut:?}");
+    sim.cut_power(if cut == SwitchCut::TailLost {
+        0
+    } else {
+        usize::MAX
+    })
+    .unwrap();
+    sim.release_syncs();
+    assert!(
+        saving.join().unwrap().is_err(),
+        "{cut:?}: the power was off"
+    );
+    drop(db);
+    if cut == SwitchCut::OldTorn {
+        let old = d.join(segment_name(1));
+        let len = std::fs::metadata(&old).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&old).unwrap();
+        file.set_len(len - 1).unwrap();
+    }
+    let (db, warnings) = open_hooked(d, Fsync::Always, None, Arc::new(|_| Ok(())));
+    assert_eq!(get(&db, "synced").as_deref(), Some("1"), "{cut:?}");
+    assert!(!temp.exists(), "{cut:?}");
+    let kept = cut == SwitchCut::AllKept;
+    assert_eq!(get(&db, "tail").is_some(), kept, "{cut:?}");
+    assert_eq!(get(&db, "during").is_some(), kept, "{cut:?}");
+    assert_eq!(d.join(segment_name(2)).exists(), kept, "{cut:?}");
+    match cut {
+        SwitchCut::AllKept | SwitchCut::TailLost => assert!(warnings.is_empty(), "{warnings:?}"),
+        SwitchCut::OldTorn => {
+            assert_eq!(warnings.len(), 2, "{warnings:?}");
+            assert!(warnings[0].contains("cut a torn record"), "{warnings:?}");
+            assert!(warnings[1].contains("segment switch"), "{warnings:?}");
+        }
+    }
+    // Writing goes on after whatever recovery kept.
+    put(&db, "next", "4").unwrap();
+    db.persistence.acknowledge().unwrap();
+    drop(db);
+    let db = open(d, Fsync::Always, None);
+    assert_eq!(get(&db, "next").as_deref(), Some("4"), "{cut:?}");
+    assert_eq!(get(&db, "during").is_some(), kept, "{cut:?}");
+}
+
+#[test]
+fn an_acknowledgement_during_a_segment_switch_waits_for_no_fsync_and_a_power_cut_keeps_a_prefix() {
+    for cut in [SwitchCut::TailLost, SwitchCut::AllKept, SwitchCut::OldTorn] {
+        power_cut_during_a_switch(cut);
+    }
 }

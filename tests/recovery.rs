@@ -228,6 +228,15 @@ fn segment_names(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Segments holding at least one record: a snapshot starts the next segment
+/// when it begins, which holds only its header until something is written.
+fn segments_with_records(dir: &Path) -> Vec<String> {
+    segment_names(dir)
+        .into_iter()
+        .filter(|n| !frames(&dir.join(n)).is_empty())
+        .collect()
+}
+
 fn temp_names(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -1421,6 +1430,108 @@ fn a_snapshot_taken_while_writers_run_is_consistent_and_reopens_to_the_final_sta
     close(db);
 }
 
+/// Copies the data directory's files (not its lock) to `to`: what a process
+/// killed at this moment would leave, every write being in the OS.
+fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name() != "LOCK" {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+fn switch_temp_names(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".aof.new"))
+        .collect()
+}
+
+#[test]
+fn a_crash_at_any_segment_switch_step_loses_and_duplicates_nothing() {
+    for step in [
+        Step::SegmentPrepared,
+        Step::SegmentSwitched,
+        Step::SegmentNamed,
+    ] {
+        let clock = ManualClock::new(START_MS);
+        let dir = tempfile::tempdir().unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let live: Arc<std::sync::OnceLock<std::sync::Weak<Db>>> = Arc::default();
+        let armed = Arc::new(AtomicBool::new(false));
+        let mut opts = options(d, &clock);
+        opts.persistence.fsync = inmem::persist::log::Fsync::Everysec;
+        opts.persistence.hook = {
+            let (live, armed, from, to) = (
+                live.clone(),
+                armed.clone(),
+                d.to_path_buf(),
+                crashed.path().to_path_buf(),
+            );
+            Arc::new(move |at: Step| {
+                if at != step || !armed.swap(false, Ordering::SeqCst) {
+                    return Ok(());
+                }
+                // A writer acknowledges in the middle of the switch...
+                if let Some(db) = live.get().and_then(std::sync::Weak::upgrade) {
+                    exec(&db, "incr ctr 1000; put mid 1");
+                    db.acknowledge().map_err(std::io::Error::other)?;
+                }
+                // ...then the process dies.
+                copy_files(&from, &to)?;
+                Err(std::io::Error::other(format!("injected crash at {at:?}")))
+            })
+        };
+        let db = open_with(opts);
+        live.set(Arc::downgrade(&db)).unwrap();
+        exec(&db, "put a 1; put gone 0; incr ctr 1");
+        db.acknowledge().unwrap();
+        armed.store(true, Ordering::SeqCst);
+        let err = try_exec(&db, "save").unwrap_err();
+        assert!(
+            err.contains(&format!("injected crash at {step:?}")),
+            "{err}"
+        );
+        // The live database goes on: a flush finishes the switch if the
+        // failure stopped it there (the background thread would retry).
+        db.persistence().log().flush(true).unwrap();
+        exec(&db, "delete gone; incr ctr 10");
+        let expected = items(&db);
+        close(db);
+        assert!(switch_temp_names(d).is_empty(), "{step:?}: {:?}", names(d));
+        let db = open(d, &clock);
+        assert_eq!(items(&db), expected, "{step:?}");
+        assert!(db.recovery().warnings.is_empty(), "{step:?}");
+        close(db);
+
+        let db = open(crashed.path(), &clock);
+        assert_eq!(
+            items(&db),
+            [
+                item("a", "1", None),
+                item("ctr", "1001", None),
+                item("gone", "0", None),
+                item("mid", "1", None),
+            ],
+            "{step:?}"
+        );
+        assert!(db.recovery().warnings.is_empty(), "{step:?}");
+        assert!(
+            switch_temp_names(crashed.path()).is_empty(),
+            "{step:?}: {:?}",
+            names(crashed.path())
+        );
+        exec(&db, "incr ctr 1");
+        close(db);
+        let db = open(crashed.path(), &clock);
+        assert_eq!(items(&db)[1], item("ctr", "1002", None), "{step:?}");
+        close(db);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 5. Compaction.
 
@@ -1434,7 +1545,12 @@ fn compact_drops_the_segments_the_snapshot_covers() {
     let db = open(d, &clock);
     exec(&db, "put h 8");
     assert_eq!(try_exec(&db, "compact"), Ok(Reply::Ok));
-    assert_eq!(names(d), ["snapshot.db"], "every segment is covered");
+    assert_eq!(
+        names(d),
+        [SEGMENT_4, "snapshot.db"],
+        "every segment before the one the snapshot started is covered"
+    );
+    assert!(segments_with_records(d).is_empty());
     assert_eq!(read_snapshot(&d.join("snapshot.db")).seq, 8);
     exec(&db, "put i 9; delete b; incr n");
     db.acknowledge().unwrap();
@@ -1478,7 +1594,8 @@ fn the_log_is_compacted_automatically_past_the_threshold() {
     let status = db.persistence().status();
     assert_eq!(status.saved_seq, 3);
     assert!(matches!(status.result, Some(Ok(w)) if w.seq == 3 && w.keys == 3));
-    assert_eq!(names(d), ["snapshot.db"]);
+    assert_eq!(names(d), [SEGMENT_2, "snapshot.db"]);
+    assert!(segments_with_records(d).is_empty());
     assert!(db.persistence().log().bytes_since_checkpoint() < 4096);
 
     // The background thread does the same on its own within a few seconds.
@@ -1490,7 +1607,8 @@ fn the_log_is_compacted_automatically_past_the_threshold() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(read_snapshot(&d.join("snapshot.db")).seq, 5);
-    assert!(segment_names(d).is_empty(), "{:?}", segment_names(d));
+    assert_eq!(segment_names(d), [SEGMENT_3]);
+    assert!(segments_with_records(d).is_empty());
     exec(&db, "put last 1");
     let expected = items(&db);
     close(db);
@@ -1795,8 +1913,9 @@ fn backup_while_writing_then_restore_replaces_everything() {
     assert_eq!(items_in(&db, "ns1"), in_backup["ns1"]);
     assert_eq!(try_exec(&db, "get extra"), Ok(Reply::Nil));
     assert!(
-        segment_names(&d).is_empty(),
-        "the restored snapshot covers the whole log"
+        segments_with_records(&d).is_empty(),
+        "the restored snapshot covers the whole log: {:?}",
+        segment_names(&d)
     );
     exec(&db, "put after-restore 1");
     let expected = state(&db);

@@ -27,6 +27,9 @@ pub trait DiskFile: Send + Sync {
 pub trait Disk: Send + Sync + std::fmt::Debug {
     /// Creates (or empties) the file at `path` for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>>;
+    /// Renames `from` to `to` (a log segment named once the one before it is
+    /// durable); files open at `from` go on being written and synced there.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
 }
 
 /// The real file system.
@@ -58,6 +61,10 @@ impl Disk for RealDisk {
         drop(file);
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(Box::new(RealFile(file)))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
     }
 }
 
@@ -328,6 +335,29 @@ impl Disk for SimDisk {
             file,
             state: self.state.clone(),
         }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if self.state.power_off.load(Ordering::SeqCst) {
+            return Err(io::Error::other("power is off"));
+        }
+        std::fs::rename(from, to)?;
+        let mut files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());
+        // A file replaced by the rename: its unsynced bytes are gone, as on create.
+        files.retain(|f| {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            if f.path == to {
+                f.pending.clear();
+            }
+            f.path != to
+        });
+        for file in files.iter() {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            if file.path == from {
+                file.path = to.to_path_buf();
+            }
+        }
+        Ok(())
     }
 }
 

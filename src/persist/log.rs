@@ -12,6 +12,7 @@
 
 use super::codec::{FRAME_HEADER, Put, put_groups, put_mutations, put_name, put_put};
 use super::disk::{Disk, DiskFile};
+use super::snapshot::{Step, StepHook};
 use super::unsynced::Unsynced;
 use crate::engine::{Group, Journal, Mutation};
 use crate::error::CommandError;
@@ -43,6 +44,12 @@ pub enum Fsync {
 /// The file name of segment `n`.
 pub fn segment_name(n: u64) -> String {
     format!("log-{n:010}.aof")
+}
+
+/// The name segment `n` has while a switch to it is not yet durable (see
+/// [`AppendLog::rotate`]); recovery adopts or drops such a file.
+pub fn temp_segment_name(n: u64) -> String {
+    format!("{}.new", segment_name(n))
 }
 
 /// The segment number in a file name, if it is one.
@@ -80,6 +87,22 @@ struct Pending {
 /// writer takes, stalling writers for milliseconds.
 const PENDING_CHUNK: usize = 1 << 20;
 
+/// Room beyond [`PENDING_CHUNK`] a full-size chunk starts with, for the
+/// record that crosses it (a larger one still grows the chunk).
+const CROSSING_RECORD_ROOM: usize = 64 << 10;
+
+/// Why [`AppendLog::rotate`] started no new segment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RotateError {
+    /// The log failed, before or during the switch: writes are refused
+    /// until a flush repairs it (which finishes the switch).
+    #[error("no snapshot while the log fails: {0}")]
+    Log(String),
+    /// The next segment could not be prepared; the log goes on in the open one.
+    #[error("no snapshot: the next log segment cannot be prepared: {0}")]
+    Prepare(String),
+}
+
 /// The open segment and what of it is safely on disk.
 struct Io {
     /// Shared with an fsync running outside this lock.
@@ -92,6 +115,19 @@ struct Io {
     written_seq: u64,
     synced_seq: u64,
     failure: Option<String>,
+    /// The previous segment while a switch makes it durable; the open one
+    /// still has its temporary name meanwhile.
+    sealing: Option<Sealing>,
+}
+
+/// A segment left by a switch, not yet known to be durable, and the names of
+/// the segment that follows it: temporary until this one is fsynced.
+struct Sealing {
+    file: Arc<dyn DiskFile>,
+    good_len: u64,
+    unsynced: Unsynced,
+    temp: PathBuf,
+    path: PathBuf,
 }
 
 /// What one fsync covers: the segment's length and the last record written
@@ -162,6 +198,7 @@ impl AppendLog {
                 written_seq: next_seq.saturating_sub(1),
                 synced_seq: next_seq.saturating_sub(1),
                 failure: None,
+                sealing: None,
             }),
             sync: Mutex::new(()),
             failing: AtomicBool::new(false),
@@ -302,9 +339,7 @@ impl AppendLog {
         if needs_switch && !switch {
             return None;
         }
-        let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
-        pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
-        Some((std::mem::take(&mut pending.chunks), pending.next_seq - 1))
+        Some(take_chunks(&mut pending))
     }
 
     /// Writes taken chunks; on a failure puts back what was not written.
@@ -364,17 +399,21 @@ impl AppendLog {
     /// (A failed fsync may have dropped the written pages, so everything after
     /// the last good fsync is written again.) The caller holds `sync`.
     fn repair(&self, io: &mut Io) -> Result<(), String> {
+        if let Some(sealing) = io.sealing.take() {
+            let result = rewrite(&*sealing.file, sealing.good_len, &sealing.unsynced)
+                .map_err(|e| e.to_string())
+                .and_then(|()| self.name_segment(&sealing.temp, &sealing.path));
+            if let Err(e) = result {
+                io.sealing = Some(sealing);
+                return Err(self.fail(io, format!("still failing: {e}")));
+            }
+        }
         let Some(file) = io.file.clone() else {
             io.failure = None;
             return Ok(());
         };
-        let good = io.good_len;
         let redo = std::mem::take(&mut io.unsynced);
-        let result = file
-            .truncate(good)
-            .and_then(|()| redo.chunks().try_for_each(|chunk| file.write_all(chunk)))
-            .and_then(|()| file.sync());
-        match result {
+        match rewrite(&*file, io.good_len, &redo) {
             Ok(()) => {
                 io.good_len += redo.len();
                 io.synced_seq = io.written_seq;
@@ -407,10 +446,19 @@ impl AppendLog {
             io.good_len += io.unsynced.len();
             io.unsynced.clear();
         }
-        let path = self.dir.join(segment_name(segment));
+        let file = self.start_segment(&self.dir.join(segment_name(segment)))?;
+        fsutil::sync_dir(&self.dir).map_err(|e| format!("cannot sync directory: {e}"))?;
+        io.file = Some(file);
+        io.segment = segment;
+        io.good_len = HEADER_LEN as u64;
+        Ok(())
+    }
+
+    /// Creates a segment file at `path` with its header, fsynced.
+    fn start_segment(&self, path: &Path) -> Result<Arc<dyn DiskFile>, String> {
         let file: Arc<dyn DiskFile> = self
             .disk
-            .create(&path)
+            .create(path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?
             .into();
         let mut header = Vec::with_capacity(HEADER_LEN);
@@ -420,17 +468,158 @@ impl AppendLog {
         file.write_all(&header)
             .and_then(|()| file.sync())
             .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
-        fsutil::sync_dir(&self.dir).map_err(|e| format!("cannot sync directory: {e}"))?;
+        Ok(file)
+    }
+
+    /// Starts a new segment for the records that follow and returns its
+    /// number: every record recorded before the call is in an earlier one.
+    /// No writer and no acknowledgement waits for the disk meanwhile.
+    ///
+    /// The new segment is created, and its header fsynced, under a temporary
+    /// name ([`temp_segment_name`]). Then, holding the lock writing takes only
+    /// to hand bytes to the operating system, what is pending goes to the old
+    /// segment and the new one becomes the open one: writers go on into it
+    /// while the old one is fsynced. Only then does the new one get its
+    /// segment name (directory fsynced), so a named segment never follows one
+    /// that may have lost its tail; recovery adopts a temporary segment only
+    /// when the one before it is complete and its records continue it.
+    ///
+    /// `hook` is called after each step (tests crash there). A failure of
+    /// a step after the switch, or the hook's error there, fails the log
+    /// until a flush repairs it, which finishes the switch first.
+    pub fn rotate(&self, hook: &StepHook) -> Result<u64, RotateError> {
+        // A failed log is repaired first, as a flush does.
+        self.flush(false).map_err(RotateError::Log)?;
+        let _one_at_a_time = lock(&self.sync);
+        let next = {
+            let io = lock(&self.io);
+            if io.file.is_none() {
+                // Nothing written since start: the next write opens a new
+                // segment, fsyncing nothing older.
+                let mut pending = lock(&self.pending);
+                pending.segment += 1;
+                return Ok(pending.segment);
+            }
+            io.segment + 1
+        };
+        let temp = self.dir.join(temp_segment_name(next));
+        let path = self.dir.join(segment_name(next));
+        let prepared = self
+            .start_segment(&temp)
+            .and_then(|file| {
+                hook(Step::SegmentPrepared).map_err(|e| e.to_string())?;
+                Ok(file)
+            })
+            .map_err(RotateError::Prepare)
+            .and_then(|file| {
+                self.switch_to(file, next, &temp, &path)
+                    .map_err(RotateError::Log)
+            });
+        if let Err(e) = prepared {
+            // Nobody wrote to it: the old segment is still the open one.
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+        let result = hook(Step::SegmentSwitched)
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.seal());
+        let mut io = lock(&self.io);
+        match result {
+            Ok(()) => {
+                io.sealing = None;
+                drop(io);
+                hook(Step::SegmentNamed).map_err(|e| {
+                    let mut io = lock(&self.io);
+                    RotateError::Log(self.fail(&mut io, e.to_string()))
+                })?;
+                Ok(next)
+            }
+            Err(e) => Err(RotateError::Log(self.fail(&mut io, e))),
+        }
+    }
+
+    /// Writes what is pending to the open segment, then makes `file` (the
+    /// segment `next`, named `temp` until `path`) the open one; the old one
+    /// waits for [`AppendLog::seal`]. The caller holds `sync`.
+    fn switch_to(
+        &self,
+        file: Arc<dyn DiskFile>,
+        next: u64,
+        temp: &Path,
+        path: &Path,
+    ) -> Result<(), String> {
+        let mut io = lock(&self.io);
+        if let Some(failure) = &io.failure {
+            return Err(failure.clone());
+        }
+        let Some(old) = io.file.clone() else {
+            return Err("no open segment".into());
+        };
+        // Records from now on are for the new segment: the number changes in
+        // the same hold of `pending` that takes the old segment's last ones.
+        let taken = {
+            let mut pending = lock(&self.pending);
+            pending.segment = next;
+            take_chunks(&mut pending)
+        };
+        self.write_taken(&mut io, taken, false)?;
         io.file = Some(file);
-        io.segment = segment;
+        io.sealing = Some(Sealing {
+            file: old,
+            good_len: io.good_len,
+            unsynced: std::mem::take(&mut io.unsynced),
+            temp: temp.to_path_buf(),
+            path: path.to_path_buf(),
+        });
+        io.segment = next;
         io.good_len = HEADER_LEN as u64;
         Ok(())
+    }
+
+    /// Fsyncs the segment a switch left, then names the open one. The caller
+    /// holds `sync`; writers write the open segment meanwhile.
+    fn seal(&self) -> Result<(), String> {
+        let Some((file, temp, path)) = lock(&self.io)
+            .sealing
+            .as_ref()
+            .map(|s| (s.file.clone(), s.temp.clone(), s.path.clone()))
+        else {
+            return Ok(());
+        };
+        file.sync().map_err(|e| format!("fsync failed: {e}"))?;
+        self.name_segment(&temp, &path)
+    }
+
+    /// Gives the open segment its segment name, durably. Done already when
+    /// only the final name exists (a repair after the directory's fsync failed).
+    fn name_segment(&self, temp: &Path, path: &Path) -> Result<(), String> {
+        if temp.exists() || !path.exists() {
+            self.disk
+                .rename(temp, path)
+                .map_err(|e| format!("cannot rename {}: {e}", temp.display()))?;
+        }
+        fsutil::sync_dir(&self.dir).map_err(|e| format!("cannot sync directory: {e}"))
     }
 
     /// The failure that is refusing writes, if any.
     pub fn failure(&self) -> Option<String> {
         lock(&self.io).failure.clone()
     }
+}
+
+/// Takes every pending chunk, remembering the largest as the room new chunks start with.
+fn take_chunks(pending: &mut Pending) -> Taken {
+    let largest = pending.chunks.iter().map(|(_, bytes)| bytes.len()).max();
+    pending.chunk_hint = largest.unwrap_or_default().min(PENDING_CHUNK);
+    (std::mem::take(&mut pending.chunks), pending.next_seq - 1)
+}
+
+/// Cuts `file` back to `good` bytes, writes `redo` again and fsyncs: after
+/// a failure, so no torn or half-synced record stays in the middle.
+fn rewrite(file: &dyn DiskFile, good: u64, redo: &Unsynced) -> std::io::Result<()> {
+    file.truncate(good)?;
+    redo.chunks().try_for_each(|chunk| file.write_all(chunk))?;
+    file.sync()
 }
 
 /// The body of a multi-group record: the marker (a zero namespace length,
@@ -458,7 +647,14 @@ fn append_to(pending: &mut Pending, body: impl FnOnce(&mut Vec<u8>)) {
         .last()
         .is_none_or(|(s, out)| *s != segment || out.len() >= PENDING_CHUNK)
     {
-        let room = pending.chunk_hint;
+        // A chunk that fills up is closed by the record that crosses
+        // PENDING_CHUNK; room for that record keeps the chunk from growing
+        // (a copy of the whole megabyte into fresh pages, under this lock)
+        // just before it is closed.
+        let room = match pending.chunk_hint {
+            PENDING_CHUNK => PENDING_CHUNK + CROSSING_RECORD_ROOM,
+            hint => hint,
+        };
         pending.chunks.push((segment, Vec::with_capacity(room)));
     }
     let Some((_, out)) = pending.chunks.last_mut() else {
@@ -546,7 +742,6 @@ impl Journal for AppendLog {
 
     fn checkpoint(&self) -> u64 {
         let mut pending = lock(&self.pending);
-        pending.segment += 1;
         pending.bytes_at_checkpoint = pending.bytes_since_checkpoint;
         pending.next_seq - 1
     }
@@ -556,6 +751,95 @@ impl Journal for AppendLog {
 mod tests {
     use super::*;
     use crate::persist::disk::RealDisk;
+
+    /// Sequence numbers of the records in every segment of `dir`, in order.
+    fn logged_seqs(dir: &Path) -> Vec<u64> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| segment_number(n).is_some())
+            .collect();
+        names.sort();
+        let mut seqs = Vec::new();
+        for name in names {
+            let bytes = std::fs::read(dir.join(&name)).unwrap();
+            let mut pos = HEADER_LEN;
+            while pos < bytes.len() {
+                let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+                let at = pos + FRAME_HEADER;
+                seqs.push(u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()));
+                pos = at + len;
+            }
+        }
+        seqs
+    }
+
+    #[test]
+    fn a_full_size_chunk_is_closed_before_it_has_to_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
+        let value = [7u8; 100];
+        let fill = |log: &AppendLog| {
+            while lock(&log.pending).chunks.len() < 3 {
+                log.record_put("0", b"key", &value, None);
+            }
+        };
+        // The first write sees full chunks: later ones start at full size.
+        fill(&log);
+        log.flush(false).unwrap();
+        log.record_put("0", b"key", &value, None);
+        let room = lock(&log.pending).chunks[0].1.capacity();
+        assert!(room > PENDING_CHUNK, "{room}");
+        fill(&log);
+        let pending = lock(&log.pending);
+        let (_, first) = &pending.chunks[0];
+        assert!(first.len() >= PENDING_CHUNK);
+        assert_eq!(
+            first.capacity(),
+            room,
+            "the chunk grew before it was closed"
+        );
+    }
+
+    #[test]
+    fn records_made_while_segments_switch_are_all_logged_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(AppendLog::new(
+            dir.path(),
+            Arc::new(RealDisk),
+            Fsync::Everysec,
+            1,
+            1,
+        ));
+        log.record_put("0", b"first", b"v", None);
+        log.flush(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let (log, stop) = (log.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        log.record_put("0", b"k", b"v", None);
+                        log.flush(false).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let no_hook = |_: Step| Ok(());
+        let mut segment = 1;
+        for _ in 0..30 {
+            let next = log.rotate(&no_hook).unwrap();
+            assert_eq!(next, segment + 1);
+            segment = next;
+        }
+        stop.store(true, Ordering::SeqCst);
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        log.flush(true).unwrap();
+        let expected: Vec<u64> = (1..=log.last_seq()).collect();
+        assert_eq!(logged_seqs(dir.path()), expected);
+    }
 
     #[test]
     fn a_put_from_its_parts_is_recorded_as_the_mutation_would_be() {

@@ -3,7 +3,8 @@
 //! committed changes as typed records (through [`crate::engine::Journal`]);
 //! this layer never sees command text.
 //!
-//! Files in the data directory: `snapshot.db`, log segments `log-NNNNNNNNNN.aof`,
+//! Files in the data directory: `snapshot.db`, log segments `log-NNNNNNNNNN.aof`
+//! (for a moment `log-NNNNNNNNNN.aof.new`, see [`log::AppendLog::rotate`]),
 //! `alias.json`, `LOCK`. Their byte layout is in docs/format.md.
 
 pub mod codec;
@@ -64,10 +65,6 @@ impl Default for Settings {
         }
     }
 }
-
-/// Unsynced log bytes from which a snapshot fsyncs the log before it begins
-/// (an fsync of less takes about as long as any).
-const PRE_SYNC_MIN_BYTES: u64 = 1 << 20;
 
 /// The outcome of the last snapshot, for reports and retries.
 #[derive(Debug, Clone, Default)]
@@ -164,18 +161,24 @@ impl Persistence {
     /// Writes snapshot.db now and drops the log segments it covers.
     pub fn save(&self, engine: &Engine) -> Result<Written, String> {
         let mut status = lock_status(&self.status);
-        if let Err(e) = self.sync_log_before_checkpoint() {
-            status.at_ms = engine.now();
-            status.result = Some(Err(e.clone()));
-            return Err(e);
-        }
+        // A new segment first: the ones before it hold only records the
+        // snapshot covers, to be deleted once it is durable.
+        let keep_from = match self.log.rotate(&*self.settings.hook) {
+            Ok(segment) => segment,
+            Err(e) => {
+                let e = e.to_string();
+                status.at_ms = engine.now();
+                status.result = Some(Err(e.clone()));
+                return Err(e);
+            }
+        };
         let target = self.dir.join(snapshot::FILE_NAME);
         let result = snapshot::write(
             engine,
             &*self.settings.disk,
             &target,
             &*self.settings.hook,
-            &mut |_| self.trim_log(),
+            &mut |_| self.trim_log(keep_from),
         );
         status.at_ms = engine.now();
         if let Ok(written) = &result {
@@ -185,29 +188,8 @@ impl Persistence {
         result
     }
 
-    /// Fsyncs the log (without holding what writers need) just before a
-    /// snapshot begins, unless little is unsynced. The snapshot starts a new
-    /// segment, and the first write after it must fsync the old one before
-    /// switching: this leaves that fsync almost nothing to do, instead of up
-    /// to a second of records under `everysec`, which an acknowledging writer
-    /// would wait for. A failure stops the snapshot; the log remembers it and
-    /// refuses writes until a later flush repairs it.
-    fn sync_log_before_checkpoint(&self) -> Result<(), String> {
-        let worth_it =
-            self.settings.fsync == Fsync::No || self.log.unsynced_bytes() >= PRE_SYNC_MIN_BYTES;
-        if !worth_it {
-            return Ok(());
-        }
-        self.log
-            .flush(true)
-            .map_err(|e| format!("no snapshot while the log fails: {e}"))
-    }
-
-    /// Flushes the old segments' last records, then deletes every segment
-    /// before the one started when the snapshot began.
-    fn trim_log(&self) -> Result<(), String> {
-        let _ = self.log.flush(false);
-        let keep_from = self.log.current_segment();
+    /// Deletes every segment before `keep_from` (a snapshot covers their records).
+    fn trim_log(&self, keep_from: u64) -> Result<(), String> {
         let segments = recovery::segments(&self.dir).map_err(|e| e.to_string())?;
         for (n, path) in segments {
             if n < keep_from {
@@ -223,7 +205,10 @@ impl Persistence {
     /// Writes a consistent snapshot copy to `path` while the database keeps serving.
     pub fn backup(&self, engine: &Engine, path: &Path) -> Result<Written, String> {
         let _one_at_a_time = lock_status(&self.status);
-        self.sync_log_before_checkpoint()?;
+        // Repairs a failed log, or refuses.
+        self.log
+            .flush(false)
+            .map_err(|e| format!("no snapshot while the log fails: {e}"))?;
         let no_hook = |_: Step| Ok(());
         snapshot::write(
             engine,
@@ -258,6 +243,10 @@ impl Persistence {
                 d.reason
             )
         })?;
+        let keep_from = self
+            .log
+            .rotate(&*self.settings.hook)
+            .map_err(|e| e.to_string())?;
         let target = self.dir.join(snapshot::FILE_NAME);
         let disk = &*self.settings.disk;
         let keys = engine.replace_all(groups, &mut |seq| {
@@ -265,7 +254,7 @@ impl Persistence {
             // before any of its content is served.
             snapshot::install(&bytes, seq, disk, &target)
         })?;
-        self.trim_log()?;
+        self.trim_log(keep_from)?;
         Ok(keys)
     }
 

@@ -229,45 +229,19 @@ pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corr
     }
     let mut expected = report.snapshot_seq + 1;
     let segments = segments(dir).map_err(|e| corruption(dir, 0, format!("cannot list: {e}")))?;
-    let last = segments.last().map(|(n, _)| *n);
+    let mut last = segments.last().map(|(n, _)| *n);
+    let mut last_complete = true;
     for (number, path) in &segments {
-        let bytes = read_file(path)?;
-        report.bytes += bytes.len() as u64;
-        let end = scan_segment(&bytes, &mut |_, record| {
-            if record.seq < expected {
-                return Ok(()); // covered by the snapshot
-            }
-            if record.seq != expected {
-                return Err(format!(
-                    "sequence gap: expected record {expected}, found {}",
-                    record.seq
-                ));
-            }
-            expected += 1;
-            report.records += 1;
-            engine.restore_record(record.groups);
-            Ok(())
-        });
-        match end {
-            End::Clean => {}
-            End::Torn(offset, reason) if Some(*number) == last && !strict => {
-                let dropped = bytes.len() as u64 - offset;
-                cut(path, offset)
-                    .map_err(|e| corruption(path, offset, format!("cannot cut torn tail: {e}")))?;
-                report.warnings.push(format!(
-                    "{}: cut a torn record at offset {offset} ({reason}; {dropped} bytes dropped)",
-                    path.display()
-                ));
-            }
-            End::Torn(offset, reason) if Some(*number) == last => {
-                return Err(corruption(
-                    path,
-                    offset,
-                    format!("{reason} (torn tail; --strict-recovery refuses to cut it)"),
-                ));
-            }
-            End::Torn(offset, reason) | End::Damaged(offset, reason) => {
-                return Err(corruption(path, offset, reason));
+        let is_last = Some(*number) == last;
+        last_complete = replay_segment(engine, path, is_last, strict, &mut expected, &mut report)?;
+    }
+    if let Some(n) = last {
+        let temp = dir.join(log::temp_segment_name(n + 1));
+        if temp.exists() {
+            let path = dir.join(log::segment_name(n + 1));
+            if adopt_switched(&temp, &path, last_complete, expected, &mut report)? {
+                replay_segment(engine, &path, true, strict, &mut expected, &mut report)?;
+                last = Some(n + 1);
             }
         }
     }
@@ -277,6 +251,99 @@ pub fn recover(dir: &Path, engine: &Engine, strict: bool) -> Result<Report, Corr
     report.next_segment = last.unwrap_or(0) + 1;
     report.millis = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Replays one segment's records after `expected` into `engine`; a torn
+/// tail of the last segment is cut (unless `strict`), any other damage stops.
+/// Returns true when every byte was a good record.
+fn replay_segment(
+    engine: &Engine,
+    path: &Path,
+    is_last: bool,
+    strict: bool,
+    expected: &mut u64,
+    report: &mut Report,
+) -> Result<bool, Corruption> {
+    let bytes = read_file(path)?;
+    report.bytes += bytes.len() as u64;
+    let end = scan_segment(&bytes, &mut |_, record| {
+        if record.seq < *expected {
+            return Ok(()); // covered by the snapshot
+        }
+        if record.seq != *expected {
+            return Err(format!(
+                "sequence gap: expected record {expected}, found {}",
+                record.seq
+            ));
+        }
+        *expected += 1;
+        report.records += 1;
+        engine.restore_record(record.groups);
+        Ok(())
+    });
+    match end {
+        End::Clean => Ok(true),
+        End::Torn(offset, reason) if is_last && !strict => {
+            let dropped = bytes.len() as u64 - offset;
+            cut(path, offset)
+                .map_err(|e| corruption(path, offset, format!("cannot cut torn tail: {e}")))?;
+            report.warnings.push(format!(
+                "{}: cut a torn record at offset {offset} ({reason}; {dropped} bytes dropped)",
+                path.display()
+            ));
+            Ok(false)
+        }
+        End::Torn(offset, reason) if is_last => Err(corruption(
+            path,
+            offset,
+            format!("{reason} (torn tail; --strict-recovery refuses to cut it)"),
+        )),
+        End::Torn(offset, reason) | End::Damaged(offset, reason) => {
+            Err(corruption(path, offset, reason))
+        }
+    }
+}
+
+/// Decides on a segment left under its temporary name by a crash during a
+/// switch (see `AppendLog::rotate`): its records were written before the
+/// segment before it was known durable. It is renamed into place when that
+/// segment is complete and its first record continues the sequence (nothing
+/// between was lost); true then. Otherwise it is removed with a warning.
+fn adopt_switched(
+    temp: &Path,
+    path: &Path,
+    previous_complete: bool,
+    expected: u64,
+    report: &mut Report,
+) -> Result<bool, Corruption> {
+    let bytes = read_file(temp)?;
+    let first_seq = bytes
+        .get(HEADER_LEN + FRAME_HEADER..HEADER_LEN + FRAME_HEADER + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes);
+    let dir = temp.parent().unwrap_or(Path::new("."));
+    let durable = |result: std::io::Result<()>| {
+        result
+            .and_then(|()| fsutil::sync_dir(dir))
+            .map_err(|e| corruption(temp, 0, format!("cannot settle a segment switch: {e}")))
+    };
+    match first_seq {
+        Some(seq) if previous_complete && seq <= expected => {
+            durable(std::fs::rename(temp, path))?;
+            Ok(true)
+        }
+        _ => {
+            durable(std::fs::remove_file(temp))?;
+            if bytes.len() > HEADER_LEN {
+                report.warnings.push(format!(
+                    "{}: dropped {} bytes of records written during a segment switch that did not finish (the segment before it lost its tail)",
+                    temp.display(),
+                    bytes.len().saturating_sub(HEADER_LEN)
+                ));
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// Cuts a file at `offset` and makes the cut durable.

@@ -26,6 +26,12 @@ pub const FILE_NAME: &str = "snapshot.db";
 /// The moments between a snapshot's steps, where tests inject a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// The next log segment exists, header fsynced, under its temporary name.
+    SegmentPrepared,
+    /// Writers write the next segment; the previous one is not yet fsynced.
+    SegmentSwitched,
+    /// The previous segment is fsynced and the next one named, durably.
+    SegmentNamed,
     /// The temporary file is complete and fsynced.
     TempSynced,
     /// The temporary file was renamed over the target.
