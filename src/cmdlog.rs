@@ -163,16 +163,24 @@ impl Lines {
         self.lines == 0
     }
 
-    /// Forgets the lines handed over. The next line reads the system clock
-    /// afresh, so a clock that was set meanwhile shows after one batch.
+    /// Forgets the lines handed over. Once the system clock's reading is
+    /// [`WALL_REREAD`] old, the next line reads it afresh, so a clock that
+    /// was set meanwhile shows within about that long; until then batches
+    /// share the reading and the last timestamp formatted.
     fn clear(&mut self) {
         self.text.clear();
         self.lines = 0;
-        self.wall = WallClock::default();
-        self.stamp_during = None;
-        self.prefix.clear();
+        let latest = self.stamp_during.as_ref().map(|during| during.start);
+        if latest.is_none_or(|latest| self.wall.older_than(latest, WALL_REREAD)) {
+            self.wall = WallClock::default();
+            self.stamp_during = None;
+            self.prefix.clear();
+        }
     }
 }
+
+/// How long batches of lines share one reading of the system clock.
+const WALL_REREAD: Duration = Duration::from_secs(1);
 
 /// Wall-clock time of monotonic instants, from one reading of both clocks.
 #[derive(Debug, Default)]
@@ -195,6 +203,12 @@ impl WallClock {
             Some(after) => wall.saturating_add(after),
             None => wall.saturating_sub(instant.saturating_duration_since(at)),
         }
+    }
+
+    /// True when the clocks were read more than `age` before `at` (or not yet).
+    fn older_than(&self, at: Instant, age: Duration) -> bool {
+        self.base
+            .is_none_or(|(instant, _)| at.saturating_duration_since(instant) > age)
     }
 }
 
@@ -918,6 +932,34 @@ mod tests {
         let later = start + Duration::from_millis(1500);
         assert_eq!(wall.at(later) - at_start, Duration::from_millis(1500));
         assert_eq!(wall.at(start), at_start);
+    }
+
+    #[test]
+    fn lines_share_a_clock_reading_for_a_second_then_read_it_again() {
+        let start = Instant::now();
+        let mut lines = Lines::default();
+        lines.push(
+            "0",
+            &[b"get".as_slice(), b"k"],
+            Ok(()),
+            Duration::ZERO,
+            start,
+        );
+        let base = lines.wall.base;
+        assert!(base.is_some());
+        lines.clear();
+        assert_eq!(lines.wall.base, base, "kept across a batch");
+        assert!(lines.is_empty());
+        let later = start + WALL_REREAD + Duration::from_millis(100);
+        lines.push(
+            "0",
+            &[b"get".as_slice(), b"k"],
+            Ok(()),
+            Duration::ZERO,
+            later,
+        );
+        lines.clear();
+        assert!(lines.wall.base.is_none(), "read afresh after a second");
     }
 
     #[test]

@@ -146,6 +146,12 @@ pub struct Client {
     /// The last command run and not yet shown in the registry: the registry
     /// is updated once per batch of requests, not once per request.
     unshown: Option<&'static str>,
+    /// The command of the last request: clients mostly repeat it, and
+    /// comparing its name costs less than a lookup.
+    last_found: Option<Found>,
+    /// True when the request being handled comes straight after a keyspace
+    /// command of the same batch, so it is timed from that one's end.
+    follows: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -170,6 +176,8 @@ impl Client {
             transaction: Transaction::default(),
             wrote: false,
             unshown: None,
+            last_found: None,
+            follows: false,
         }
     }
 
@@ -202,12 +210,35 @@ impl Client {
         }
     }
 
+    /// Starts a batch of requests (those of one read): their statistics and
+    /// command-log lines are held back until [`Client::end_batch`], and each
+    /// request after the first keyspace command is timed from the end of the
+    /// one before it, so the locks and the clock are taken once per batch
+    /// rather than once per request.
+    pub fn begin_batch(&mut self) {
+        self.session.hold_records();
+        self.follows = false;
+    }
+
+    /// Ends a batch: hands over its records and shows its last command in
+    /// the registry.
+    pub fn end_batch(&mut self) {
+        self.session.release_records();
+        self.show_activity();
+    }
+
     /// Runs one request and returns its reply (none for SHUTDOWN).
     pub fn handle(&mut self, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
-        let Some(found) = find(&args[0]) else {
+        let follows = std::mem::take(&mut self.follows);
+        let found = match self.last_found {
+            Some(last) if args[0].eq_ignore_ascii_case(last.name().as_bytes()) => Some(last),
+            _ => find(&args[0]),
+        };
+        let Some(found) = found else {
             self.transaction.flag_error();
             return (Some(reply::error(&unknown_command(&args))), Flow::Continue);
         };
+        self.last_found = Some(found);
         let name = found.name();
         self.unshown = Some(name);
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
@@ -231,6 +262,7 @@ impl Client {
             self.handle.update(|s| s.queued += 1);
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
         }
+        self.follows = follows;
         self.run(found, args)
     }
 
@@ -255,7 +287,12 @@ impl Client {
         command: command::Command,
         args: &[Vec<u8>],
     ) -> Frame {
-        match self.session.execute_command(name, command, args) {
+        let follows = std::mem::take(&mut self.follows);
+        let result = self
+            .session
+            .execute_command_after(name, command, args, follows);
+        self.follows = true;
+        match result {
             Ok(answer) => reply::frame(answer),
             Err(error) => reply::error(&error),
         }
@@ -283,6 +320,9 @@ impl Client {
         args: Vec<Vec<u8>>,
     ) -> (Option<Frame>, Flow) {
         self.show_activity();
+        // What it shows or records comes after the batch's earlier commands.
+        self.session.hand_over();
+        self.follows = false;
         let started = Instant::now();
         let sub = args.get(1).map(|a| a.to_ascii_lowercase());
         let sub = sub.as_deref();

@@ -29,30 +29,41 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
             .await;
         return;
     };
+    // A stopping server kills every registered client; one registered just
+    // after that sees the server stopping here instead.
+    if *shared.shutdown.borrow() {
+        shared.clients.unregister(handle.id);
+        return;
+    }
     let _ = stream.set_nodelay(true);
     tracing::debug!(id = handle.id, %addr, "client connected");
     let mut client = Client::new(shared.clone(), handle.clone());
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut stopping = shared.shutdown.subscribe();
+    // Polled with every read, so made once and cheap to poll again.
+    let stop = handle.killed();
+    tokio::pin!(stop);
     'connection: loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
         tokio::select! {
+            // Stopping first, so a client that always has more to send still
+            // notices it.
+            biased;
+            () = &mut stop => break,
             read = stream.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
-            () = handle.killed() => break,
-            _ = stopping.wait_for(|stop| *stop) => break,
         }
         if input.len() > super::QUERY_BUFFER_LIMIT {
             tracing::warn!(id = handle.id, %addr, "closing client: query buffer over the limit");
             break;
         }
         let mut flow = Flow::Continue;
+        client.begin_batch();
         loop {
             match decoder.decode(&mut input) {
                 Ok(Some(args)) => {
@@ -77,7 +88,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                 }
             }
         }
-        client.show_activity();
+        client.end_batch();
         if client.take_wrote()
             && let Err(failure) = acknowledge(&shared).await
         {

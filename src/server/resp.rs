@@ -430,6 +430,10 @@ pub struct RequestDecoder {
     /// The argument being received, once its length line was read.
     bulk: Option<PartialBulk>,
     line: LineScan,
+    /// True once [`RequestDecoder::whole`] found the request at the front
+    /// incomplete: the step-by-step parser takes that request over, so its
+    /// bytes are not looked at again on every read.
+    stepping: bool,
 }
 
 impl RequestDecoder {
@@ -441,6 +445,7 @@ impl RequestDecoder {
             args: Vec::new(),
             bulk: None,
             line: LineScan::default(),
+            stepping: false,
         }
     }
 
@@ -449,6 +454,65 @@ impl RequestDecoder {
     /// The bytes of a request still incomplete are also moved off `buf` into the decoder as they are parsed.
     /// After an error the decoder's state is unspecified: close the connection.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Vec<u8>>>, ProtocolError> {
+        if self.remaining == 0 && !self.stepping {
+            if let Some((args, used)) = self.whole(buf) {
+                buf.advance(used);
+                self.line.consumed();
+                return Ok(Some(args));
+            }
+            self.stepping = true;
+        }
+        let args = self.step(buf)?;
+        if args.is_some() {
+            self.stepping = false;
+        }
+        Ok(args)
+    }
+
+    /// A well-formed multibulk request that has wholly arrived at the front
+    /// of `buf`, and its length: parsed in one pass and taken off with one
+    /// advance (the common case under pipelining). None for anything else,
+    /// which [`RequestDecoder::step`] handles (and reports errors in).
+    fn whole(&self, buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+        // A line starting at `at`: its text before CR, and where the next line starts.
+        let line = |at: usize| -> Option<(&[u8], usize)> {
+            let cr = at + buf.get(at..)?.iter().position(|&byte| byte == b'\r')?;
+            // Like the step-by-step parser, the byte after CR must have arrived; it is skipped unseen.
+            (cr + 1 < buf.len()).then(|| (&buf[at..cr], cr + 2))
+        };
+        let (count, mut at) = line(0)?;
+        let count = match count.split_first() {
+            Some((b'*', digits)) => parse_i64(digits)?,
+            _ => return None,
+        };
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&count| count > 0 && count <= self.limits.max_multibulk_len)?;
+        let arrived = (buf.len() - at) / MIN_ARGUMENT_LEN;
+        if count > arrived {
+            return None;
+        }
+        let mut args = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (length, start) = line(at)?;
+            let len = match length.split_first() {
+                Some((b'$', digits)) => usize::try_from(parse_i64(digits)?).ok()?,
+                _ => return None,
+            };
+            if len > self.limits.max_bulk_len {
+                return None;
+            }
+            let end = start.checked_add(len)?;
+            // The two bytes after the argument are skipped unseen, as Redis does.
+            at = end.checked_add(2).filter(|&next| next <= buf.len())?;
+            args.push(buf[start..end].to_vec());
+        }
+        Some((args, at))
+    }
+
+    /// [`RequestDecoder::decode`] one line or argument at a time, keeping
+    /// what arrived of an incomplete request.
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Vec<u8>>>, ProtocolError> {
         while self.remaining == 0 {
             let Some(&first) = buf.first() else {
                 return Ok(None);
