@@ -227,8 +227,9 @@ impl Client {
         self.show_activity();
     }
 
-    /// Runs one request and returns its reply (none for SHUTDOWN).
-    pub fn handle(&mut self, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+    /// Runs one request and returns its reply (none for SHUTDOWN). `args`
+    /// is left for the decoder to reuse, or taken when MULTI queues them.
+    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
         let follows = std::mem::take(&mut self.follows);
         let found = match self.last_found {
             Some(last) if args[0].eq_ignore_ascii_case(last.name().as_bytes()) => Some(last),
@@ -236,7 +237,7 @@ impl Client {
         };
         let Some(found) = found else {
             self.transaction.flag_error();
-            return (Some(reply::error(&unknown_command(&args))), Flow::Continue);
+            return (Some(reply::error(&unknown_command(args))), Flow::Continue);
         };
         self.last_found = Some(found);
         let name = found.name();
@@ -258,7 +259,7 @@ impl Client {
                 "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
             )
         {
-            self.transaction.queue(found, args);
+            self.transaction.queue(found, std::mem::take(args));
             self.handle.update(|s| s.queued += 1);
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
         }
@@ -267,12 +268,12 @@ impl Client {
     }
 
     /// Runs a command that passed the table checks.
-    pub(super) fn run(&mut self, found: Found, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+    pub(super) fn run(&mut self, found: Found, args: &[Vec<u8>]) -> (Option<Frame>, Flow) {
         self.wrote |= found.writes();
         let frame = match found {
-            Found::Inmem(spec) => self.run_inmem(spec, &args),
+            Found::Inmem(spec) => self.run_inmem(spec, args),
             Found::Redis(spec) => match redis::build(spec, &args[1..]) {
-                Some(Ok(command)) => self.execute(spec.name, command, &args),
+                Some(Ok(command)) => self.execute(spec.name, command, args),
                 Some(Err(error)) => reply::error(&error),
                 None => return self.run_connection(spec, args),
             },
@@ -317,7 +318,7 @@ impl Client {
     fn run_connection(
         &mut self,
         spec: &'static RedisSpec,
-        args: Vec<Vec<u8>>,
+        args: &[Vec<u8>],
     ) -> (Option<Frame>, Flow) {
         self.show_activity();
         // What it shows or records comes after the batch's earlier commands.
@@ -334,17 +335,17 @@ impl Client {
             },
             "echo" => Ok(Frame::Bulk(args[1].clone())),
             "quit" => return (Some(Frame::Simple("OK".into())), Flow::Close),
-            "hello" => self.hello(&args),
+            "hello" => self.hello(args),
             "auth" => self.auth(&args[1..]),
             "select" => self.select(&args[1]),
             "reset" => {
                 self.reset();
                 Ok(Frame::Simple("RESET".into()))
             }
-            "client" => return self.client(sub.unwrap_or_default(), &args),
-            "command" => introspect::command(sub, &args),
+            "client" => return self.client(sub.unwrap_or_default(), args),
+            "command" => introspect::command(sub, args),
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-                let frame = self.transaction_command(spec.name, &args);
+                let frame = self.transaction_command(spec.name, args);
                 self.handle.update(|s| {
                     s.in_multi = self.transaction.is_open();
                     if !s.in_multi {
@@ -369,7 +370,7 @@ impl Client {
                 }
                 Err(error) => Err(error),
             },
-            _ => admin::run(self, spec.name, sub, &args),
+            _ => admin::run(self, spec.name, sub, args),
         };
         self.shared.db.stats().record(spec.name, started.elapsed());
         let frame = match result {

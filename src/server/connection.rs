@@ -41,6 +41,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // Each request's arguments, their buffers reused from request to request.
+    let mut args: Vec<Vec<u8>> = Vec::new();
     // Polled with every read, so made once and cheap to poll again.
     let stop = handle.killed();
     tokio::pin!(stop);
@@ -65,9 +67,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         let mut flow = Flow::Continue;
         client.begin_batch();
         loop {
-            match decoder.decode(&mut input) {
-                Ok(Some(args)) => {
-                    let (frame, next) = client.handle(args);
+            match decoder.decode_into(&mut input, &mut args) {
+                Ok(true) => {
+                    let (frame, next) = client.handle(&mut args);
+                    resp::keep_for_reuse(&mut args);
                     if let Some(frame) = frame {
                         resp::encode(&frame, client.protocol(), &mut output);
                     }
@@ -76,7 +79,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(false) => break,
                 Err(error) => {
                     resp::encode(
                         &Frame::Error(format!("ERR {error}")),
