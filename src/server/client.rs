@@ -152,6 +152,8 @@ pub struct Client {
     /// True when the request being handled comes straight after a keyspace
     /// command of the same batch, so it is timed from that one's end.
     follows: bool,
+    /// Requests handled in the current batch.
+    in_batch: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -178,6 +180,7 @@ impl Client {
             unshown: None,
             last_found: None,
             follows: false,
+            in_batch: 0,
         }
     }
 
@@ -210,13 +213,15 @@ impl Client {
         }
     }
 
-    /// Starts a batch of requests (those of one read): their statistics and
-    /// command-log lines are held back until [`Client::end_batch`], and each
-    /// request after the first keyspace command is timed from the end of the
-    /// one before it, so the locks and the clock are taken once per batch
-    /// rather than once per request.
+    /// Starts a batch of requests (those of one read): from its second
+    /// request on, their statistics and command-log lines are held back until
+    /// [`Client::end_batch`], and each request after the first keyspace
+    /// command is timed from the end of the one before it, so the locks and
+    /// the clock are taken once per batch rather than once per request. (A
+    /// lone request records straight into the shared log batch, whose
+    /// timestamp all connections share.)
     pub fn begin_batch(&mut self) {
-        self.session.hold_records();
+        self.in_batch = 0;
         self.follows = false;
     }
 
@@ -230,6 +235,10 @@ impl Client {
     /// Runs one request and returns its reply (none for SHUTDOWN). `args`
     /// is left for the decoder to reuse, or taken when MULTI queues them.
     pub fn handle(&mut self, args: &mut Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+        self.in_batch += 1;
+        if self.in_batch == 2 {
+            self.session.hold_records();
+        }
         let follows = std::mem::take(&mut self.follows);
         let found = match self.last_found {
             Some(last) if args[0].eq_ignore_ascii_case(last.name().as_bytes()) => Some(last),
