@@ -17,7 +17,9 @@
 #
 # Usage: bench/resp.sh [N] [ROUNDS]           (defaults: 1000000 3)
 # Installs redis-server and redis-tools with apt-get when missing. Honours
-# CARGO_TARGET_DIR and BASE_PORT (default 6410). Works from any directory;
+# CARGO_TARGET_DIR, BASE_PORT (default 6410) and INMEM_BIN (an inmem binary
+# to measure instead of building this checkout's, e.g. an earlier build kept
+# for a before/after comparison under the same conditions). Works from any directory;
 # stops its servers and removes its temporary files on exit.
 set -euo pipefail
 
@@ -48,11 +50,17 @@ if ((${#missing[@]})); then
         die "cannot install redis-server redis-tools"
 fi
 
-log "building release binary..."
-bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-[[ -n "$bin" && -x "$bin" ]] || die "cargo reported no inmem binary"
-log "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))"
+if [[ -n "${INMEM_BIN:-}" ]]; then
+    bin=$INMEM_BIN
+    [[ -x "$bin" ]] || die "INMEM_BIN=$bin is not an executable"
+    log "inmem: $bin (INMEM_BIN)"
+else
+    log "building release binary..."
+    bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    [[ -n "$bin" && -x "$bin" ]] || die "cargo reported no inmem binary"
+    log "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))"
+fi
 log "$(redis-server --version)"
 log "$(nproc) cores; redis-benchmark and both servers share them"
 

@@ -306,7 +306,30 @@ impl Session {
         command: Command,
         args: &[Vec<u8>],
     ) -> Result<Reply, CommandError> {
-        let started = Instant::now();
+        self.execute_command_after(name, command, args, false)
+    }
+
+    /// [`Session::execute_command`] for a command that `follows` the one this
+    /// session ran before it at once (the RESP server running the requests of
+    /// one read): it is timed from the end of that one, so one clock reading
+    /// serves both, and its run time includes decoding the request and
+    /// encoding the previous reply. Non-keyspace commands first hand over
+    /// held records (see [`Session::hold_records`]).
+    pub fn execute_command_after(
+        &mut self,
+        name: &'static str,
+        command: Command,
+        args: &[Vec<u8>],
+        follows: bool,
+    ) -> Result<Reply, CommandError> {
+        let started = match self.last_finished {
+            Some((finished, _)) if follows => finished,
+            _ => Instant::now(),
+        };
+        if !matches!(command, Command::Op(_)) {
+            // It may read the statistics or stop the process.
+            self.hand_over();
+        }
         // The source text is needed only to name a statement of an open transaction.
         let source = if self.transaction.is_some() {
             args.iter()
@@ -319,6 +342,7 @@ impl Session {
         let result = self.run(command, &source).map_err(StatementError::from);
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
+        self.last_finished = Some((finished, self.db.acknowledgements()));
         self.finish(name, args, &result, finished);
         result.map_err(|e| e.error)
     }
@@ -439,8 +463,10 @@ impl Session {
         self.holding = false;
     }
 
-    /// Hands over the records held back so far.
-    fn hand_over(&mut self) {
+    /// Hands over the records held back so far, so that what runs next
+    /// (a connection command reading the statistics, an EXEC recording its
+    /// commands itself) sees them, in order.
+    pub fn hand_over(&mut self) {
         let held = &mut self.held;
         if !held.samples.is_empty() {
             self.db.stats().record_all(&held.samples);

@@ -738,3 +738,52 @@ fn shutdown_answers_the_requests_before_it_then_exits_cleanly() {
     let mut raw = server.raw();
     assert_eq!(raw.call(&["DBSIZE"]), Frame::Integer(100));
 }
+
+#[test]
+fn a_pipeline_shows_in_stats_at_once_and_every_command_reaches_the_log() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    // One write: the records of the keyspace commands are handed over in a
+    // batch, yet INFO in the same batch counts them, and GET's hit and miss.
+    let mut batch = Vec::new();
+    batch.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$4\r\nseen\r\n$1\r\nv\r\n");
+    batch.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$4\r\nseen\r\n");
+    batch.extend_from_slice(b"*2\r\n$3\r\nget\r\n$6\r\nabsent\r\n");
+    batch.extend_from_slice(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n");
+    batch.extend_from_slice(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n");
+    raw.send(&batch);
+    assert_eq!(raw.read(), simple("OK"));
+    assert_eq!(raw.read(), bulk("v"));
+    assert_eq!(raw.read(), Frame::Null);
+    let Frame::Bulk(stats) = raw.read() else {
+        panic!("INFO answers a bulk string");
+    };
+    let stats = String::from_utf8(stats).unwrap();
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_get:calls=2,"), "{stats}");
+    let Frame::Bulk(info) = raw.read() else {
+        panic!("INFO answers a bulk string");
+    };
+    let info = String::from_utf8(info).unwrap();
+    assert!(info.contains("keyspace_hits:1\r\n"), "{info}");
+    assert!(info.contains("keyspace_misses:1\r\n"), "{info}");
+    // Many pipelined writes, then a clean stop: every one is in the command log.
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        let key = format!("log{i}");
+        batch.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1\r\nv\r\n", key.len()).as_bytes(),
+        );
+    }
+    raw.send(&batch);
+    for _ in 0..500 {
+        assert_eq!(raw.read(), simple("OK"));
+    }
+    assert!(server.signal("TERM").success());
+    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    for i in 0..500 {
+        assert!(log.contains(&format!(" SET log{i} ")), "log{i} missing");
+    }
+    assert!(log.contains(" get absent\n"), "{log}");
+}

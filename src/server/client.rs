@@ -146,6 +146,14 @@ pub struct Client {
     /// The last command run and not yet shown in the registry: the registry
     /// is updated once per batch of requests, not once per request.
     unshown: Option<&'static str>,
+    /// The command of the last request: clients mostly repeat it, and
+    /// comparing its name costs less than a lookup.
+    last_found: Option<Found>,
+    /// True when the request being handled comes straight after a keyspace
+    /// command of the same batch, so it is timed from that one's end.
+    follows: bool,
+    /// Requests handled in the current batch.
+    in_batch: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -170,6 +178,9 @@ impl Client {
             transaction: Transaction::default(),
             wrote: false,
             unshown: None,
+            last_found: None,
+            follows: false,
+            in_batch: 0,
         }
     }
 
@@ -202,12 +213,42 @@ impl Client {
         }
     }
 
-    /// Runs one request and returns its reply (none for SHUTDOWN).
-    pub fn handle(&mut self, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
-        let Some(found) = find(&args[0]) else {
-            self.transaction.flag_error();
-            return (Some(reply::error(&unknown_command(&args))), Flow::Continue);
+    /// Starts a batch of requests (those of one read): from its second
+    /// request on, their statistics and command-log lines are held back until
+    /// [`Client::end_batch`], and each request after the first keyspace
+    /// command is timed from the end of the one before it, so the locks and
+    /// the clock are taken once per batch rather than once per request. (A
+    /// lone request records straight into the shared log batch, whose
+    /// timestamp all connections share.)
+    pub fn begin_batch(&mut self) {
+        self.in_batch = 0;
+        self.follows = false;
+    }
+
+    /// Ends a batch: hands over its records and shows its last command in
+    /// the registry.
+    pub fn end_batch(&mut self) {
+        self.session.release_records();
+        self.show_activity();
+    }
+
+    /// Runs one request and returns its reply (none for SHUTDOWN). `args`
+    /// is left for the decoder to reuse, or taken when MULTI queues them.
+    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+        self.in_batch += 1;
+        if self.in_batch == 2 {
+            self.session.hold_records();
+        }
+        let follows = std::mem::take(&mut self.follows);
+        let found = match self.last_found {
+            Some(last) if args[0].eq_ignore_ascii_case(last.name().as_bytes()) => Some(last),
+            _ => find(&args[0]),
         };
+        let Some(found) = found else {
+            self.transaction.flag_error();
+            return (Some(reply::error(&unknown_command(args))), Flow::Continue);
+        };
+        self.last_found = Some(found);
         let name = found.name();
         self.unshown = Some(name);
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
@@ -227,20 +268,21 @@ impl Client {
                 "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
             )
         {
-            self.transaction.queue(found, args);
+            self.transaction.queue(found, std::mem::take(args));
             self.handle.update(|s| s.queued += 1);
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
         }
+        self.follows = follows;
         self.run(found, args)
     }
 
     /// Runs a command that passed the table checks.
-    pub(super) fn run(&mut self, found: Found, args: Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+    pub(super) fn run(&mut self, found: Found, args: &[Vec<u8>]) -> (Option<Frame>, Flow) {
         self.wrote |= found.writes();
         let frame = match found {
-            Found::Inmem(spec) => self.run_inmem(spec, &args),
+            Found::Inmem(spec) => self.run_inmem(spec, args),
             Found::Redis(spec) => match redis::build(spec, &args[1..]) {
-                Some(Ok(command)) => self.execute(spec.name, command, &args),
+                Some(Ok(command)) => self.execute(spec.name, command, args),
                 Some(Err(error)) => reply::error(&error),
                 None => return self.run_connection(spec, args),
             },
@@ -255,7 +297,12 @@ impl Client {
         command: command::Command,
         args: &[Vec<u8>],
     ) -> Frame {
-        match self.session.execute_command(name, command, args) {
+        let follows = std::mem::take(&mut self.follows);
+        let result = self
+            .session
+            .execute_command_after(name, command, args, follows);
+        self.follows = true;
+        match result {
             Ok(answer) => reply::frame(answer),
             Err(error) => reply::error(&error),
         }
@@ -280,9 +327,12 @@ impl Client {
     fn run_connection(
         &mut self,
         spec: &'static RedisSpec,
-        args: Vec<Vec<u8>>,
+        args: &[Vec<u8>],
     ) -> (Option<Frame>, Flow) {
         self.show_activity();
+        // What it shows or records comes after the batch's earlier commands.
+        self.session.hand_over();
+        self.follows = false;
         let started = Instant::now();
         let sub = args.get(1).map(|a| a.to_ascii_lowercase());
         let sub = sub.as_deref();
@@ -294,17 +344,17 @@ impl Client {
             },
             "echo" => Ok(Frame::Bulk(args[1].clone())),
             "quit" => return (Some(Frame::Simple("OK".into())), Flow::Close),
-            "hello" => self.hello(&args),
+            "hello" => self.hello(args),
             "auth" => self.auth(&args[1..]),
             "select" => self.select(&args[1]),
             "reset" => {
                 self.reset();
                 Ok(Frame::Simple("RESET".into()))
             }
-            "client" => return self.client(sub.unwrap_or_default(), &args),
-            "command" => introspect::command(sub, &args),
+            "client" => return self.client(sub.unwrap_or_default(), args),
+            "command" => introspect::command(sub, args),
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-                let frame = self.transaction_command(spec.name, &args);
+                let frame = self.transaction_command(spec.name, args);
                 self.handle.update(|s| {
                     s.in_multi = self.transaction.is_open();
                     if !s.in_multi {
@@ -329,7 +379,7 @@ impl Client {
                 }
                 Err(error) => Err(error),
             },
-            _ => admin::run(self, spec.name, sub, &args),
+            _ => admin::run(self, spec.name, sub, args),
         };
         self.shared.db.stats().record(spec.name, started.elapsed());
         let frame = match result {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Instant;
-use tokio::sync::Notify;
 
 /// What the registry shows of one connection; the connection updates it.
 #[derive(Debug)]
@@ -20,7 +20,8 @@ pub struct ClientHandle {
     created: Instant,
     state: Mutex<ClientState>,
     killed: AtomicBool,
-    kill: Notify,
+    /// The connection task waiting in [`ClientHandle::killed`], woken by a kill.
+    waiting: Mutex<Option<Waker>>,
 }
 
 /// The parts of a connection's description that change.
@@ -60,7 +61,14 @@ impl ClientHandle {
     /// Asks the connection to close (CLIENT KILL).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        self.kill.notify_one();
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(waker) = waiting {
+            waker.wake();
+        }
     }
 
     /// True once killed.
@@ -68,12 +76,27 @@ impl ClientHandle {
         self.killed.load(Ordering::SeqCst)
     }
 
-    /// Resolves when the connection is asked to close.
-    pub async fn killed(&self) {
-        if self.is_killed() {
-            return;
-        }
-        self.kill.notified().await;
+    /// Resolves when the connection is asked to close. Cheap to poll again
+    /// and again (a connection polls it with every read): a flag, and the
+    /// waker kept while the same task waits.
+    pub fn killed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.is_killed() {
+                return Poll::Ready(());
+            }
+            {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                if !waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *waiting = Some(cx.waker().clone());
+                }
+            }
+            // A kill after the first look found no waker, or finds this one.
+            if self.is_killed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 
     /// One CLIENT LIST line (without the newline), in Redis's field order.
@@ -156,7 +179,7 @@ impl Clients {
                 ..ClientState::default()
             }),
             killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            waiting: Mutex::new(None),
         });
         all.insert(id, handle.clone());
         Some(handle)

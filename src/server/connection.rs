@@ -29,34 +29,48 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
             .await;
         return;
     };
+    // A stopping server kills every registered client; one registered just
+    // after that sees the server stopping here instead.
+    if *shared.shutdown.borrow() {
+        shared.clients.unregister(handle.id);
+        return;
+    }
     let _ = stream.set_nodelay(true);
     tracing::debug!(id = handle.id, %addr, "client connected");
     let mut client = Client::new(shared.clone(), handle.clone());
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut stopping = shared.shutdown.subscribe();
+    // Each request's arguments, their buffers reused from request to request.
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    // Polled with every read, so made once and cheap to poll again.
+    let stop = handle.killed();
+    tokio::pin!(stop);
     'connection: loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
         tokio::select! {
+            // Stopping first, so a client that always has more to send still
+            // notices it.
+            biased;
+            () = &mut stop => break,
             read = stream.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
-            () = handle.killed() => break,
-            _ = stopping.wait_for(|stop| *stop) => break,
         }
         if input.len() > super::QUERY_BUFFER_LIMIT {
             tracing::warn!(id = handle.id, %addr, "closing client: query buffer over the limit");
             break;
         }
         let mut flow = Flow::Continue;
+        client.begin_batch();
         loop {
-            match decoder.decode(&mut input) {
-                Ok(Some(args)) => {
-                    let (frame, next) = client.handle(args);
+            match decoder.decode_into(&mut input, &mut args) {
+                Ok(true) => {
+                    let (frame, next) = client.handle(&mut args);
+                    resp::keep_for_reuse(&mut args);
                     if let Some(frame) = frame {
                         resp::encode(&frame, client.protocol(), &mut output);
                     }
@@ -65,7 +79,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(false) => break,
                 Err(error) => {
                     resp::encode(
                         &Frame::Error(format!("ERR {error}")),
@@ -77,7 +91,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                 }
             }
         }
-        client.show_activity();
+        client.end_batch();
         if client.take_wrote()
             && let Err(failure) = acknowledge(&shared).await
         {

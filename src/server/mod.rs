@@ -104,8 +104,17 @@ pub struct Shared {
 /// Runs the server until SHUTDOWN, SIGINT or SIGTERM. Prints one line to
 /// stderr when listening: `inmem: serving RESP on ADDR` (and HTTP).
 pub fn run(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(settings.threads.max(1))
+    // One thread runs every connection on the calling thread itself, as
+    // Redis's event loop does, without a work-stealing scheduler's
+    // cross-thread bookkeeping per wake-up.
+    let mut builder = if settings.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(settings.threads);
+        builder
+    };
+    let runtime = builder
         .enable_all()
         .thread_name("inmem-net")
         .build()

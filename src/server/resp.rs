@@ -419,6 +419,21 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// Most arguments, and most bytes in one, whose buffers [`keep_for_reuse`]
+/// keeps: a few small ones, as most requests have.
+const REUSE_ARGS: usize = 16;
+const REUSE_BYTES: usize = 1024;
+
+/// Keeps a handled request's argument buffers for
+/// [`RequestDecoder::decode_into`] to decode the next request into, when they
+/// are few and small; frees them otherwise, so that a connection never holds
+/// on to the memory of a large request.
+pub fn keep_for_reuse(args: &mut Vec<Vec<u8>>) {
+    if args.len() > REUSE_ARGS || args.iter().any(|arg| arg.capacity() > REUSE_BYTES) {
+        *args = Vec::new();
+    }
+}
+
 /// Decodes client requests, keeping its state between calls so a request split over many reads is never rescanned from its start.
 #[derive(Debug)]
 pub struct RequestDecoder {
@@ -430,6 +445,10 @@ pub struct RequestDecoder {
     /// The argument being received, once its length line was read.
     bulk: Option<PartialBulk>,
     line: LineScan,
+    /// True once [`RequestDecoder::whole`] found the request at the front
+    /// incomplete: the step-by-step parser takes that request over, so its
+    /// bytes are not looked at again on every read.
+    stepping: bool,
 }
 
 impl RequestDecoder {
@@ -441,6 +460,7 @@ impl RequestDecoder {
             args: Vec::new(),
             bulk: None,
             line: LineScan::default(),
+            stepping: false,
         }
     }
 
@@ -449,6 +469,87 @@ impl RequestDecoder {
     /// The bytes of a request still incomplete are also moved off `buf` into the decoder as they are parsed.
     /// After an error the decoder's state is unspecified: close the connection.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Vec<u8>>>, ProtocolError> {
+        let mut args = Vec::new();
+        Ok(self.decode_into(buf, &mut args)?.then_some(args))
+    }
+
+    /// [`RequestDecoder::decode`] into `args`, reusing the buffers it holds
+    /// (see [`keep_for_reuse`]): true when a request was decoded into it.
+    pub fn decode_into(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Vec<u8>>,
+    ) -> Result<bool, ProtocolError> {
+        if self.remaining == 0 && !self.stepping {
+            if let Some(used) = self.whole(buf, args) {
+                buf.advance(used);
+                self.line.consumed();
+                return Ok(true);
+            }
+            self.stepping = true;
+        }
+        match self.step(buf)? {
+            Some(decoded) => {
+                self.stepping = false;
+                *args = decoded;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Decodes a well-formed multibulk request that has wholly arrived at
+    /// the front of `buf` into `args` in one pass, and returns its length, to
+    /// be taken off with one advance (the common case under pipelining).
+    /// None for anything else, which [`RequestDecoder::step`] handles (and
+    /// reports errors in); `args` then holds nothing meaningful.
+    fn whole(&self, buf: &[u8], args: &mut Vec<Vec<u8>>) -> Option<usize> {
+        // A line starting at `at`: its text before CR, and where the next line starts.
+        let line = |at: usize| -> Option<(&[u8], usize)> {
+            let cr = at + buf.get(at..)?.iter().position(|&byte| byte == b'\r')?;
+            // Like the step-by-step parser, the byte after CR must have arrived; it is skipped unseen.
+            (cr + 1 < buf.len()).then(|| (&buf[at..cr], cr + 2))
+        };
+        let (count, mut at) = line(0)?;
+        let count = match count.split_first() {
+            Some((b'*', digits)) => parse_i64(digits)?,
+            _ => return None,
+        };
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&count| count > 0 && count <= self.limits.max_multibulk_len)?;
+        let arrived = (buf.len() - at) / MIN_ARGUMENT_LEN;
+        if count > arrived {
+            return None;
+        }
+        args.truncate(count);
+        for i in 0..count {
+            let (length, start) = line(at)?;
+            let len = match length.split_first() {
+                Some((b'$', digits)) => usize::try_from(parse_i64(digits)?).ok()?,
+                _ => return None,
+            };
+            if len > self.limits.max_bulk_len {
+                return None;
+            }
+            let end = start.checked_add(len)?;
+            // The two bytes after the argument are skipped unseen, as Redis does.
+            at = end.checked_add(2).filter(|&next| next <= buf.len())?;
+            let bytes = &buf[start..end];
+            match args.get_mut(i) {
+                Some(arg) => {
+                    arg.clear();
+                    arg.extend_from_slice(bytes);
+                }
+                None => args.push(bytes.to_vec()),
+            }
+        }
+        Some(at)
+    }
+
+    /// [`RequestDecoder::decode`] one line or argument at a time, keeping
+    /// what arrived of an incomplete request.
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Vec<u8>>>, ProtocolError> {
         while self.remaining == 0 {
             let Some(&first) = buf.first() else {
                 return Ok(None);
@@ -983,6 +1084,33 @@ fn is_big_number(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_decode_into_reused_buffers_and_large_ones_are_freed() {
+        let mut decoder = RequestDecoder::new(Limits::default());
+        let mut buf = BytesMut::from(
+            &b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nvv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..],
+        );
+        let mut args = Vec::new();
+        assert_eq!(decoder.decode_into(&mut buf, &mut args), Ok(true));
+        assert_eq!(args, [&b"SET"[..], b"k", b"vv"]);
+        let kept = args[0].as_ptr();
+        keep_for_reuse(&mut args);
+        assert_eq!(decoder.decode_into(&mut buf, &mut args), Ok(true));
+        assert_eq!(args, [&b"GET"[..], b"k"]);
+        assert_eq!(
+            args[0].as_ptr(),
+            kept,
+            "the first argument's buffer was reused"
+        );
+        assert_eq!(decoder.decode_into(&mut buf, &mut args), Ok(false));
+        args[1] = vec![b'x'; REUSE_BYTES + 1];
+        keep_for_reuse(&mut args);
+        assert_eq!(args.capacity(), 0, "a large argument is not kept");
+        args = vec![Vec::new(); REUSE_ARGS + 1];
+        keep_for_reuse(&mut args);
+        assert_eq!(args.capacity(), 0, "many arguments are not kept");
+    }
 
     #[test]
     fn parse_i64_follows_redis_string2ll() {

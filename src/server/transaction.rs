@@ -149,7 +149,7 @@ impl Client {
             .map(|slot| match slot {
                 Slot::Done(frame) => frame,
                 Slot::Atomic(i) => atomic[i].take().unwrap_or(Frame::Null),
-                Slot::Later(found, args) => self.run(found, args).0.unwrap_or(Frame::Null),
+                Slot::Later(found, args) => self.run(found, &args).0.unwrap_or(Frame::Null),
             })
             .collect();
         Frame::Array(frames)
