@@ -413,6 +413,7 @@ fn check(cli: &Cli) -> ExitCode {
                 damaged = true;
                 println!("{}: DAMAGED at offset {offset}: {reason}", path.display());
             }
+            FileState::Unsettled(summary) => println!("{}: {summary}", path.display()),
         }
     }
     if damaged {

@@ -969,6 +969,47 @@ fn damaged_copy(dir: &Path, name: &str) -> PathBuf {
 }
 
 #[test]
+fn check_lists_a_segment_an_unfinished_switch_left_and_start_up_settles_it() {
+    let clock = ManualClock::new(START_MS);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    snapshot_with_log(d, &clock);
+    two_segments(d, &clock);
+    // A segment under its temporary name, as a crash between a switch and
+    // the naming of the new segment leaves it (here a copy of segment 4:
+    // records the sequence already holds).
+    let size_before = stdout(inmem(d).args(["-c", "size"]), 0);
+    let temp = d.join("log-0000000005.aof.new");
+    std::fs::copy(d.join(SEGMENT_4), &temp).unwrap();
+    let before = files(d);
+    let out = stdout(inmem(d).arg("check"), 0);
+    assert_eq!(files(d), before, "check changed a file");
+    assert!(
+        out.ends_with(&format!(
+            "{}: left by a segment switch that did not finish (4 records, 66..=69); start-up adopts it when the segment before it is whole, else drops it\n",
+            temp.display()
+        )),
+        "{out}"
+    );
+    // Start-up settles it (adopted under its own name), and check no longer lists it.
+    let size = stdout(inmem(d).args(["-c", "size"]), 0);
+    assert!(!temp.exists());
+    assert_eq!(
+        size, size_before,
+        "records already replayed changed the keyspace"
+    );
+    let out = stdout(inmem(d).arg("check"), 0);
+    assert!(!out.contains(".new"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "{}: ok: 4 records, 66..=69\n",
+            d.join("log-0000000005.aof").display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_reports_ok_torn_and_damaged_files() {
     let clock = ManualClock::new(START_MS);
     let dir = tempfile::tempdir().unwrap();

@@ -383,6 +383,9 @@ pub enum FileState {
     Torn(u64, String),
     /// Damage that stops start-up.
     Damaged(u64, String),
+    /// A segment left under its temporary name by a segment switch that
+    /// did not finish; start-up adopts or drops it. A one-line summary.
+    Unsettled(String),
 }
 
 /// Checks every file of the data directory without changing anything.
@@ -425,7 +428,35 @@ pub fn check(dir: &Path) -> Vec<(PathBuf, FileState)> {
         };
         out.push((path, state));
     }
+    if let Some(n) = last {
+        let temp = dir.join(log::temp_segment_name(n + 1));
+        if let Ok(bytes) = std::fs::read(&temp) {
+            out.push((temp, unsettled(&bytes)));
+        }
+    }
     out
+}
+
+/// What `check` says of a segment left by an unfinished switch.
+fn unsettled(bytes: &[u8]) -> FileState {
+    let (mut count, mut first, mut last_seq) = (0u64, None, 0u64);
+    let end = scan_segment(bytes, &mut |_, r| {
+        count += 1;
+        first.get_or_insert(r.seq);
+        last_seq = r.seq;
+        Ok(())
+    });
+    let records = match first {
+        Some(first) => format!("{count} records, {first}..={last_seq}"),
+        None => "no records".into(),
+    };
+    let torn = match end {
+        End::Clean => String::new(),
+        End::Torn(offset, _) | End::Damaged(offset, _) => format!(", bad from offset {offset}"),
+    };
+    FileState::Unsettled(format!(
+        "left by a segment switch that did not finish ({records}{torn}); start-up adopts it when the segment before it is whole, else drops it"
+    ))
 }
 
 /// Repairs the data directory: keeps a copy of each damaged file, then cuts it at
