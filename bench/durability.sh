@@ -21,7 +21,8 @@
 # PARTS picks the measurements (default "load restart memory"; restart needs
 # load), e.g. PARTS=memory bench/durability.sh 1000000 5.
 # Installs redis-server, redis-tools and sqlite3 with apt-get when missing.
-# Honours CARGO_TARGET_DIR and REDIS_PORT (default 6399). Works from any
+# Honours CARGO_TARGET_DIR, INMEM_BIN (measure that binary instead of
+# building) and REDIS_PORT (default 6399). Works from any
 # directory; removes its temporary files and stops its servers on exit.
 set -euo pipefail
 
@@ -71,11 +72,9 @@ for tool in redis-server redis-cli sqlite3 awk sort; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-log "building release binary..."
-bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-[[ -n "$bin" && -x "$bin" ]] || die "cargo reported no inmem binary"
-log "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))"
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bin=$(build_inmem) || die "no inmem binary to measure"
 log "$(redis-server --version)"
 log "sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
 

@@ -50,17 +50,9 @@ if ((${#missing[@]})); then
         die "cannot install redis-server redis-tools"
 fi
 
-if [[ -n "${INMEM_BIN:-}" ]]; then
-    bin=$INMEM_BIN
-    [[ -x "$bin" ]] || die "INMEM_BIN=$bin is not an executable"
-    log "inmem: $bin (INMEM_BIN)"
-else
-    log "building release binary..."
-    bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-    [[ -n "$bin" && -x "$bin" ]] || die "cargo reported no inmem binary"
-    log "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))"
-fi
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bin=$(build_inmem) || die "no inmem binary to measure"
 log "$(redis-server --version)"
 log "$(nproc) cores; redis-benchmark and both servers share them"
 

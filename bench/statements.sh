@@ -7,7 +7,8 @@
 # printing each wall time, the median and statements per second.
 #
 # Usage: bench/statements.sh [LINES] [RUNS]      (defaults: 1000000 5)
-# Honours CARGO_TARGET_DIR. Works from any directory; cleans up after itself.
+# Honours CARGO_TARGET_DIR, and INMEM_BIN (measure that binary instead of
+# building). Works from any directory; cleans up after itself.
 # Target (from the issue): at least 1,000,000 statements per second.
 set -euo pipefail
 
@@ -18,12 +19,9 @@ target=1000000
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-echo "building release binary..." >&2
-# Ask cargo where the binary is, so any target dir or config works.
-bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-[[ -n "$bin" && -x "$bin" ]] || { echo "cargo reported no inmem binary" >&2; exit 1; }
-echo "binary: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))" >&2
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bin=$(build_inmem) || exit 1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/inmem-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -409,18 +409,9 @@ pub fn check(dir: &Path) -> Vec<(PathBuf, FileState)> {
             out.push((path, FileState::Damaged(0, "cannot read".into())));
             continue;
         };
-        let (mut count, mut first, mut last_seq) = (0u64, None, 0u64);
-        let end = scan_segment(&bytes, &mut |_, r| {
-            count += 1;
-            first.get_or_insert(r.seq);
-            last_seq = r.seq;
-            Ok(())
-        });
+        let (end, records) = summarize(&bytes);
         let state = match end {
-            End::Clean => FileState::Good(match first {
-                Some(first) => format!("{count} records, {first}..={last_seq}"),
-                None => "no records".into(),
-            }),
+            End::Clean => FileState::Good(records),
             End::Torn(offset, reason) if Some(number) == last => FileState::Torn(offset, reason),
             End::Torn(offset, reason) | End::Damaged(offset, reason) => {
                 FileState::Damaged(offset, reason)
@@ -437,8 +428,9 @@ pub fn check(dir: &Path) -> Vec<(PathBuf, FileState)> {
     out
 }
 
-/// What `check` says of a segment left by an unfinished switch.
-fn unsettled(bytes: &[u8]) -> FileState {
+/// Scans a segment's records: how it ends, and which records it holds
+/// (`3 records, 61..=63` or `no records`).
+fn summarize(bytes: &[u8]) -> (End, String) {
     let (mut count, mut first, mut last_seq) = (0u64, None, 0u64);
     let end = scan_segment(bytes, &mut |_, r| {
         count += 1;
@@ -450,6 +442,12 @@ fn unsettled(bytes: &[u8]) -> FileState {
         Some(first) => format!("{count} records, {first}..={last_seq}"),
         None => "no records".into(),
     };
+    (end, records)
+}
+
+/// What `check` says of a segment left by an unfinished switch.
+fn unsettled(bytes: &[u8]) -> FileState {
+    let (end, records) = summarize(bytes);
     let torn = match end {
         End::Clean => String::new(),
         End::Torn(offset, _) | End::Damaged(offset, _) => format!(", bad from offset {offset}"),

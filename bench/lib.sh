@@ -1,0 +1,21 @@
+# Shared by the scripts in bench/: source it, do not run it.
+
+# build_inmem: prints the path of the inmem binary to measure: INMEM_BIN when
+# set (an earlier build, for before/after runs under the same conditions),
+# else the release build, asking cargo where it put it so any target dir or
+# config works. Progress goes to stderr; returns non-zero on failure.
+build_inmem() {
+    if [[ -n ${INMEM_BIN:-} ]]; then
+        [[ -x $INMEM_BIN ]] || { echo "INMEM_BIN=$INMEM_BIN is not an executable" >&2; return 1; }
+        echo "inmem: $INMEM_BIN (INMEM_BIN)" >&2
+        printf '%s\n' "$INMEM_BIN"
+        return 0
+    fi
+    echo "building release binary..." >&2
+    local bin
+    bin=$(cargo build --release --bin inmem --message-format=json-render-diagnostics |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    [[ -n $bin && -x $bin ]] || { echo "cargo reported no inmem binary" >&2; return 1; }
+    echo "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))" >&2
+    printf '%s\n' "$bin"
+}
