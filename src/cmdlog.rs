@@ -24,6 +24,7 @@
 use crate::command::grammar;
 use crate::command::redis;
 use crate::command::spec;
+use crate::persist::codec::{DecodeError, Put, Reader};
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -688,44 +689,44 @@ struct Line<'a> {
     error: Option<&'a [u8]>,
 }
 
-/// What a record's word is: a word as written, or a marker standing for hidden ones.
+/// Tags of a record's words: a word as written, a marker standing for hidden
+/// ones (its index in [`MARKERS`] follows), and the end of the words.
 const WORD: u8 = 0;
-/// Marker codes: [`VALUE_HIDDEN`], [`STATEMENTS_HIDDEN`], [`ARGUMENTS_HIDDEN`].
+const MARKER: u8 = 1;
+const END: u8 = 2;
+/// What stands for hidden words; the index is what a record stores.
 const MARKERS: [&str; 3] = [VALUE_HIDDEN, STATEMENTS_HIDDEN, ARGUMENTS_HIDDEN];
-/// Ends a record's words.
-const END: u8 = u8::MAX;
+const VALUE_MARKER: u8 = 0;
+const STATEMENTS_MARKER: u8 = 1;
+const ARGUMENTS_MARKER: u8 = 2;
 
-/// Appends the record of one line to `out`: `unix_ms` and `elapsed_us` (u64
-/// LE), the namespace (u64 LE length, bytes), the error (u64 LE: 0 for none,
-/// else its length + 1, then its bytes), then the words as shown, each a tag
-/// byte ([`WORD`] followed by a u64 LE length and the bytes, or 1 + a marker's
-/// index in [`MARKERS`]), and [`END`]. Hidden words are never copied.
+/// Appends the record of one line to `out`, with the log's field encoding
+/// ([`Put`]): `unix_ms` and `elapsed_us`, the namespace, the error (a flag
+/// byte, then its bytes), then the words as shown, each a tag ([`WORD`] and
+/// its bytes, or [`MARKER`] and a marker's index), and [`END`]. Hidden words
+/// are never copied.
 fn encode_line<W: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     line: &Line<'_>,
     words: &[W],
     hidden: Option<Hide>,
 ) {
-    let put_bytes = |out: &mut Vec<u8>, bytes: &[u8]| {
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(bytes);
-    };
-    out.extend_from_slice(&line.unix_ms.to_le_bytes());
-    out.extend_from_slice(&line.elapsed_us.to_le_bytes());
-    put_bytes(out, line.namespace);
+    out.put_u64(line.unix_ms);
+    out.put_u64(line.elapsed_us);
+    out.put_bytes(line.namespace);
     match line.error {
-        None => out.extend_from_slice(&0u64.to_le_bytes()),
+        None => out.push(0),
         Some(message) => {
-            out.extend_from_slice(&(message.len() as u64 + 1).to_le_bytes());
-            out.extend_from_slice(message);
+            out.push(1);
+            out.put_bytes(message);
         }
     }
     each_shown(words, hidden, |shown| match shown {
         Shown::Word(word) => {
             out.push(WORD);
-            put_bytes(out, word);
+            out.put_bytes(word);
         }
-        Shown::Marker(index) => out.push(1 + index),
+        Shown::Marker(index) => out.extend_from_slice(&[MARKER, index]),
     });
     out.push(END);
 }
@@ -740,67 +741,31 @@ enum Shown<'a> {
 }
 
 /// Calls `f` with each word as logged, in order: the `hidden` ones replaced
-/// by markers.
+/// by markers (a value by its own; the rest of a statement by one marker).
 fn each_shown<'a, W: AsRef<[u8]>>(
     words: &'a [W],
     hidden: Option<Hide>,
     mut f: impl FnMut(Shown<'a>),
 ) {
-    let mut marked = false;
+    let mut marked_rest = false;
     for (i, word) in words.iter().enumerate() {
+        // The marker for this word, and whether it stands for the rest.
         let marker = match hidden {
-            Some(Hide::Value(at)) if at == i => Some(Marker::Value),
-            Some(Hide::Statements(from)) if i >= from => Some(Marker::Rest(1)),
+            Some(Hide::Value(at)) if at == i => Some((VALUE_MARKER, false)),
+            Some(Hide::Statements(from)) if i >= from => Some((STATEMENTS_MARKER, true)),
             Some(Hide::AllButKeys(keys)) if i > 0 && !keys.holds(i, words.len()) => {
-                Some(Marker::Rest(2))
+                Some((ARGUMENTS_MARKER, true))
             }
             _ => None,
         };
         match marker {
-            // One marker stands for every hidden word after the first value.
-            Some(Marker::Rest(_)) if marked => {}
-            Some(Marker::Rest(index)) => {
-                marked = true;
+            Some((_, true)) if marked_rest => {}
+            Some((index, rest)) => {
+                marked_rest |= rest;
                 f(Shown::Marker(index));
             }
-            Some(Marker::Value) => f(Shown::Marker(0)),
             None => f(Shown::Word(word.as_ref())),
         }
-    }
-}
-
-/// What stands for hidden words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Marker {
-    /// One value, marked on its own.
-    Value,
-    /// The words from here on, marked once by the marker at this index of [`MARKERS`].
-    Rest(u8),
-}
-
-/// Reads the records of [`encode_line`] back.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&first, rest) = self.bytes.split_first()?;
-        self.bytes = rest;
-        Some(first)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        let (number, rest) = self.bytes.split_first_chunk::<8>()?;
-        self.bytes = rest;
-        Some(u64::from_le_bytes(*number))
-    }
-
-    fn bytes(&mut self, len: u64) -> Option<&'a [u8]> {
-        let len = usize::try_from(len).ok()?;
-        let (taken, rest) = self.bytes.split_at_checked(len)?;
-        self.bytes = rest;
-        Some(taken)
     }
 }
 
@@ -820,21 +785,30 @@ struct LineFormat {
 impl LineFormat {
     /// Appends the lines of every whole record in `records` to `out`.
     fn format_all(&mut self, records: &[u8], out: &mut Vec<u8>) {
-        let mut reader = Reader { bytes: records };
-        while !reader.bytes.is_empty() && self.format_one(&mut reader, out).is_some() {}
+        let mut reader = Reader::new(records);
+        while !reader.is_done() {
+            let start = out.len();
+            if self.format_one(&mut reader, out).is_err() {
+                // Records are made here; a cut-short one is dropped whole.
+                out.truncate(start);
+                break;
+            }
+        }
     }
 
-    /// Appends the line of the next record (none when it is cut short).
-    fn format_one(&mut self, reader: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+    /// Appends the line of the next record.
+    fn format_one(
+        &mut self,
+        reader: &mut Reader<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
         let unix_ms = reader.u64()?;
         let elapsed_us = reader.u64()?;
-        let namespace_len = reader.u64()?;
-        let namespace = reader.bytes(namespace_len)?;
-        let error = match reader.u64()? {
+        let namespace = reader.bytes()?;
+        let error = match reader.u8()? {
             0 => None,
-            len => Some(reader.bytes(len - 1)?),
+            _ => Some(reader.bytes()?),
         };
-        let start = out.len();
         if self.prefix_ms != Some(unix_ms) || self.prefix_namespace != namespace {
             self.set_prefix(unix_ms, namespace);
         }
@@ -850,30 +824,21 @@ impl LineFormat {
         push_decimal(out, u128::from(elapsed_us));
         out.extend_from_slice(b"us");
         loop {
-            match reader.byte() {
-                Some(END) => break,
-                Some(WORD) => {
-                    let len = reader.u64();
-                    let Some(word) = len.and_then(|len| reader.bytes(len)) else {
-                        out.truncate(start);
-                        return None;
-                    };
+            match reader.u8()? {
+                END => break,
+                WORD => {
                     out.push(b' ');
-                    push_word(out, word);
+                    push_word(out, reader.bytes()?);
                 }
-                Some(code) => {
-                    let marker = MARKERS.get(usize::from(code - 1)).copied().unwrap_or("<?>");
+                _ => {
+                    let marker = MARKERS.get(usize::from(reader.u8()?)).copied();
                     out.push(b' ');
-                    out.extend_from_slice(marker.as_bytes());
-                }
-                None => {
-                    out.truncate(start);
-                    return None;
+                    out.extend_from_slice(marker.unwrap_or("<?>").as_bytes());
                 }
             }
         }
         out.push(b'\n');
-        Some(())
+        Ok(())
     }
 
     /// Formats the timestamp of `unix_ms` (RFC 3339, UTC, milliseconds) and
