@@ -183,10 +183,7 @@ impl Session {
         text: &str,
         follows: bool,
     ) -> Result<Reply, StatementError> {
-        let started = match self.last_finished {
-            Some((finished, acks)) if follows && acks == self.db.acknowledgements() => finished,
-            _ => Instant::now(),
-        };
+        let started = self.start(follows);
         let expanded = self.starts_with_alias(words).then(|| {
             self.db
                 .aliases()
@@ -212,10 +209,7 @@ impl Session {
         if self.transaction.is_some() || statements.is_empty() {
             return None;
         }
-        let started = match self.last_finished {
-            Some((finished, acks)) if follows && acks == self.db.acknowledgements() => finished,
-            _ => Instant::now(),
-        };
+        let started = self.start(follows);
         let pairs: Vec<(&[u8], &[u8])> = statements
             .iter()
             .map(|[_, key, value]| (key.as_ref(), value.as_ref()))
@@ -233,6 +227,16 @@ impl Session {
             self.finish("put", words, result, finished);
         }
         Some(results)
+    }
+
+    /// When a statement starts: the end of the previous one when it
+    /// `follows` that one at once and no output was acknowledged between
+    /// them (so an output flush or fsync is nobody's run time), else now.
+    fn start(&self, follows: bool) -> Instant {
+        match self.last_finished {
+            Some((finished, acks)) if follows && acks == self.db.acknowledgements() => finished,
+            _ => Instant::now(),
+        }
     }
 
     /// Runs a statement whose aliases are expanded, timed from `started`.

@@ -708,13 +708,10 @@ impl Engine {
     /// time to live: what running `put key value` does, from borrowed bytes
     /// (the statement's own words, not copied into an operation first).
     pub fn put(&self, namespace: &str, key: &[u8], value: &[u8]) -> Result<Reply, CommandError> {
-        let now = self.now();
-        let mut data = self.lock();
-        data.tick += 1;
-        self.admit_write(&mut data, namespace, Some(key), true, now)?;
-        self.journal.record_put(namespace, key, value, None);
-        data.apply_put(namespace, key, value, None, now);
-        Ok(Reply::Ok)
+        match self.put_run(namespace, &[(key, value)]) {
+            (_, Some(e)) => Err(e),
+            _ => Ok(Reply::Ok),
+        }
     }
 
     /// Runs `put key value` for each pair in order, as [`Engine::put`] of each

@@ -622,6 +622,14 @@ fn rewrite(file: &dyn DiskFile, good: u64, redo: &Unsynced) -> std::io::Result<(
     file.sync()
 }
 
+/// The body of a record of one put to a named namespace: exactly what
+/// `record` writes for that put as a one-mutation group.
+fn put_single_put(out: &mut Vec<u8>, namespace: &str, key: &[u8], value: &[u8], at: Option<u64>) {
+    put_name(out, namespace);
+    out.put_u32(1);
+    put_put(out, key, value, at);
+}
+
 /// The body of a multi-group record: the marker (a zero namespace length,
 /// which no single-namespace record has), then the groups.
 fn put_multi(out: &mut Vec<u8>, groups: &[Group]) {
@@ -707,12 +715,7 @@ impl Journal for AppendLog {
             // An empty name would read as the multi-group marker.
             return self.record(namespace, &[Mutation::put(key, value, expires_at)]);
         }
-        // Exactly what `record` writes for this one put.
-        self.append(|out| {
-            put_name(out, namespace);
-            out.put_u32(1);
-            put_put(out, key, value, expires_at);
-        });
+        self.append(|out| put_single_put(out, namespace, key, value, expires_at));
     }
 
     fn record_puts(&self, namespace: &str, pairs: &[(&[u8], &[u8])]) {
@@ -722,13 +725,11 @@ impl Journal for AppendLog {
             }
             return;
         }
-        // Exactly what `record_put` writes for each, under one hold of the lock.
+        // What `record_put` writes for each, under one hold of the lock.
         let mut pending = lock(&self.pending);
         for (key, value) in pairs {
             append_to(&mut pending, |out| {
-                put_name(out, namespace);
-                out.put_u32(1);
-                put_put(out, key, value, None);
+                put_single_put(out, namespace, key, value, None)
             });
         }
     }
@@ -843,24 +844,20 @@ mod tests {
 
     #[test]
     fn a_put_from_its_parts_is_recorded_as_the_mutation_would_be() {
+        let puts = [(&b"k"[..], &b"v"[..], None), (b"", b"\x00\xff", Some(7))];
         for namespace in ["0", "", "app"] {
-            let segments = [true, false].map(|from_parts| {
-                let dir = tempfile::tempdir().unwrap();
-                let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
-                for (key, value, at) in [(&b"k"[..], &b"v"[..], None), (b"", b"\x00\xff", Some(7))]
-                {
-                    if from_parts {
-                        log.record_put(namespace, key, value, at);
-                    } else {
-                        log.record(namespace, &[Mutation::put(key, value, at)]);
-                    }
+            let from_parts = first_segment(2, |log| {
+                for (key, value, at) in puts {
+                    log.record_put(namespace, key, value, at);
                 }
-                log.flush(true).unwrap();
-                assert_eq!(log.records(), 2);
-                std::fs::read(dir.path().join(segment_name(1))).unwrap()
             });
-            assert!(segments[0].len() > HEADER_LEN, "{namespace:?}");
-            assert_eq!(segments[0], segments[1], "{namespace:?}");
+            let as_mutations = first_segment(2, |log| {
+                for (key, value, at) in puts {
+                    log.record(namespace, &[Mutation::put(key, value, at)]);
+                }
+            });
+            assert!(from_parts.len() > HEADER_LEN, "{namespace:?}");
+            assert_eq!(from_parts, as_mutations, "{namespace:?}");
         }
     }
 
@@ -868,22 +865,24 @@ mod tests {
     fn a_run_of_puts_is_recorded_as_the_puts_one_by_one() {
         let pairs: [(&[u8], &[u8]); 3] = [(b"k", b"v"), (b"", b"\x00\xff"), (b"k", b"w")];
         for namespace in ["0", "", "app"] {
-            let segments = [true, false].map(|as_run| {
-                let dir = tempfile::tempdir().unwrap();
-                let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
-                if as_run {
-                    log.record_puts(namespace, &pairs);
-                } else {
-                    for (key, value) in pairs {
-                        log.record(namespace, &[Mutation::put(key, value, None)]);
-                    }
+            let as_run = first_segment(3, |log| log.record_puts(namespace, &pairs));
+            let one_by_one = first_segment(3, |log| {
+                for (key, value) in pairs {
+                    log.record(namespace, &[Mutation::put(key, value, None)]);
                 }
-                log.flush(true).unwrap();
-                assert_eq!(log.records(), 3);
-                std::fs::read(dir.path().join(segment_name(1))).unwrap()
             });
-            assert!(segments[0].len() > HEADER_LEN, "{namespace:?}");
-            assert_eq!(segments[0], segments[1], "{namespace:?}");
+            assert!(as_run.len() > HEADER_LEN, "{namespace:?}");
+            assert_eq!(as_run, one_by_one, "{namespace:?}");
         }
+    }
+
+    /// The first segment of a fresh log after `write` recorded `records` records.
+    fn first_segment(records: u64, write: impl FnOnce(&AppendLog)) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AppendLog::new(dir.path(), Arc::new(RealDisk), Fsync::No, 1, 1);
+        write(&log);
+        log.flush(true).unwrap();
+        assert_eq!(log.records(), records);
+        std::fs::read(dir.path().join(segment_name(1))).unwrap()
     }
 }
