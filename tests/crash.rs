@@ -1047,13 +1047,7 @@ fn always_fault_case(fault: Fault) -> FaultOutcome {
         match exec(&mut session, &stmt.text()) {
             Ok(_) => {}
             Err(e) => {
-                // Only a snapshot may fail without the log failing.
-                assert!(
-                    matches!(stmt, Stmt::Save) && e.contains("snapshot"),
-                    "{context}: statement {i} ({}) failed: {e}",
-                    stmt.text()
-                );
-                if e.contains("while the log fails") {
+                if save_failed_with_the_log(&context, i, stmt, &e) {
                     // The log's I/O failed in the segment switch the
                     // snapshot starts with: the save reports it, and nothing
                     // more is acknowledged, as after a failed acknowledgement.
@@ -1205,12 +1199,7 @@ fn everysec_fault_case(fault: Fault, ending: Ending) -> FaultOutcome {
         match exec(&mut session, &stmt.text()) {
             Ok(_) => committed.push(stmt.clone()),
             Err(e) => {
-                assert!(
-                    matches!(stmt, Stmt::Save) && e.contains("snapshot"),
-                    "{context}: statement {i} ({}) failed: {e}",
-                    stmt.text()
-                );
-                if e.contains("while the log fails") {
+                if save_failed_with_the_log(&context, i, stmt, &e) {
                     // The segment switch the snapshot starts with failed
                     // the log (the next acknowledgement would repair it).
                     see_refusal(&mut session, &mut committed, &format!("{i}save"));
@@ -1894,4 +1883,16 @@ mod model {
             run(&steps, true)?;
         }
     }
+}
+
+/// Checks that statement `i`, which failed with `error`, is a snapshot: the
+/// only statement that may fail without the log failing. True when its
+/// failure is the log's (its segment switch failed the log).
+fn save_failed_with_the_log(context: &str, i: usize, stmt: &Stmt, error: &str) -> bool {
+    assert!(
+        matches!(stmt, Stmt::Save) && error.contains("snapshot"),
+        "{context}: statement {i} ({}) failed: {error}",
+        stmt.text()
+    );
+    error.contains("while the log fails")
 }
