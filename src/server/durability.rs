@@ -7,6 +7,12 @@
 //! released a moment ([`GATHER`] at most) to come back with their next
 //! write, so one fsync covers them all instead of the few that happened to
 //! arrive first.
+//!
+//! The thread wakes one task on the runtime per fsync, the relay
+//! ([`Syncer::relay`]), which passes the news on to the waiting connections.
+//! A wake-up from another thread costs a system call (the runtime's event
+//! loop is woken through an eventfd) per task woken, one from the relay on
+//! the runtime's own thread costs a queue push.
 
 use crate::Db;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -64,41 +70,61 @@ impl Wanted {
 pub struct Syncer {
     wanted: Mutex<Wanted>,
     wake: Condvar,
-    done: watch::Sender<Durable>,
+    /// What the sync thread made safe (its sender is the thread's own).
+    synced: watch::Receiver<Durable>,
+    /// The same, passed on by the relay: the connections wait on this one.
+    relayed: watch::Sender<Durable>,
 }
 
 impl Syncer {
-    /// Starts the sync thread for `db`.
+    /// Starts the sync thread for `db`, and its relay on the current tokio
+    /// runtime (so this must be called on one).
     pub fn start(db: Arc<Db>) -> Arc<Syncer> {
-        let last = db.persistence().log().last_seq();
-        let (done, _) = watch::channel(Durable {
-            seq: last,
+        let start = Durable {
+            seq: db.persistence().log().last_seq(),
             failure: None,
-        });
+        };
+        let (done, synced) = watch::channel(start.clone());
         let syncer = Arc::new(Syncer {
             wanted: Mutex::new(Wanted::default()),
             wake: Condvar::new(),
-            done,
+            synced,
+            relayed: watch::Sender::new(start),
         });
         let worker = syncer.clone();
         std::thread::Builder::new()
             .name("inmem-ack".into())
-            .spawn(move || worker.run(&db))
+            .spawn(move || worker.run(&db, &done))
             .expect("spawning a thread at start-up");
+        tokio::spawn(syncer.clone().relay());
         syncer
+    }
+
+    /// Passes each change the sync thread makes on to the waiting
+    /// connections, until the thread ends; then refuses every later wait.
+    async fn relay(self: Arc<Self>) {
+        let mut synced = self.synced.clone();
+        while synced.changed().await.is_ok() {
+            let state = synced.borrow_and_update().clone();
+            self.relayed.send_replace(state);
+        }
+        self.relayed.send_modify(|d| {
+            d.failure
+                .get_or_insert_with(|| "the acknowledgement thread stopped".to_string());
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Wanted> {
         self.wanted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn run(&self, db: &Db) {
+    fn run(&self, db: &Db, done: &watch::Sender<Durable>) {
         // How many connections the last fsync covered.
         let mut last_group = 0;
         loop {
             let group = {
                 let mut wanted = self.lock();
-                while !wanted.stop && wanted.seq <= self.done.borrow().seq {
+                while !wanted.stop && wanted.seq <= done.borrow().seq {
                     wanted.asleep = Asleep::ForWork;
                     wanted = self.wake.wait(wanted).unwrap_or_else(|p| p.into_inner());
                 }
@@ -125,7 +151,7 @@ impl Syncer {
             let covered = db.persistence().log().last_seq();
             let failure = db.acknowledge().err();
             let failed = failure.is_some();
-            self.done.send_modify(|d| {
+            done.send_modify(|d| {
                 d.seq = d.seq.max(covered);
                 if d.failure.is_none() {
                     d.failure = failure;
@@ -140,29 +166,34 @@ impl Syncer {
 
     /// Waits until every record up to `seq` is safe to acknowledge.
     pub async fn wait(&self, seq: u64) -> Result<(), String> {
-        let mut done = self.done.subscribe();
-        if let Some(failure) = &done.borrow().failure {
-            return Err(failure.clone());
+        // The thread's own state first: it may be ahead of the relay.
+        if let Some(done) = settled(&self.synced.borrow(), seq) {
+            return done;
         }
-        if done.borrow().seq >= seq {
-            return Ok(());
-        }
+        let mut relayed = self.relayed.subscribe();
         let _counted = Waiting::new(self, seq);
-        let state = done
-            .wait_for(|d| d.seq >= seq || d.failure.is_some())
+        let state = relayed
+            .wait_for(|d| settled(d, seq).is_some())
             .await
-            .map(|state| state.failure.clone())
+            .map(|state| settled(&state, seq))
             .map_err(|_| "the acknowledgement thread stopped".to_string());
-        match state? {
-            Some(failure) => Err(failure),
-            None => Ok(()),
-        }
+        state?.unwrap_or(Ok(()))
     }
 
     /// Stops the sync thread.
     pub fn stop(&self) {
         self.lock().stop = true;
         self.wake.notify_one();
+    }
+}
+
+/// Whether `seq` is safe to acknowledge (`Ok`), never will be (`Err`), or
+/// not yet (`None`).
+fn settled(state: &Durable, seq: u64) -> Option<Result<(), String>> {
+    match &state.failure {
+        Some(failure) => Some(Err(failure.clone())),
+        None if state.seq >= seq => Some(Ok(())),
+        None => None,
     }
 }
 
@@ -188,5 +219,164 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let mut wanted = self.0.lock();
         wanted.waiting = wanted.waiting.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use crate::command::Op;
+    use crate::persist::disk::SimDisk;
+    use crate::persist::log::Fsync;
+    use tokio::task::JoinHandle;
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+    const CLIENTS: usize = 32;
+
+    /// A database under `always` on a simulated disk, without background
+    /// threads, its log segment started (one record written and synced).
+    fn open(dir: &std::path::Path, disk: &SimDisk) -> Arc<Db> {
+        let mut options = Options::new(dir);
+        options.active_expiry = false;
+        options.command_log = None;
+        options.persistence.fsync = Fsync::Always;
+        options.persistence.snapshot_interval = Duration::ZERO;
+        options.persistence.compact_threshold = 0;
+        options.persistence.disk = Arc::new(disk.clone());
+        let db = Db::open(options).unwrap();
+        put(&db, "first".into());
+        db.acknowledge().unwrap();
+        db
+    }
+
+    fn put(db: &Db, key: String) -> u64 {
+        let op = Op::Put {
+            key: key.into_bytes(),
+            value: b"v".to_vec(),
+            ttl_ms: None,
+        };
+        db.engine().run("0", &op).unwrap();
+        db.persistence().log().last_seq()
+    }
+
+    /// Writes one record per client and starts each client's wait for it,
+    /// while the fsync is held (and will fail when `fails`); returns once
+    /// every client waits and the sync thread's fsync is in flight.
+    async fn clients_waiting(
+        db: &Arc<Db>,
+        disk: &SimDisk,
+        syncer: &Arc<Syncer>,
+        fails: bool,
+    ) -> Vec<JoinHandle<Result<(), String>>> {
+        if fails {
+            disk.fail_sync(1);
+        }
+        disk.hold_syncs();
+        let waits: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let seq = put(db, format!("k{i}"));
+                let syncer = syncer.clone();
+                tokio::spawn(async move { syncer.wait(seq).await })
+            })
+            .collect();
+        let deadline = Instant::now() + PATIENCE;
+        while syncer.lock().waiting < CLIENTS {
+            assert!(Instant::now() < deadline, "the clients never waited");
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            disk.wait_for_held_syncs(1, PATIENCE),
+            "the fsync never started"
+        );
+        waits
+    }
+
+    async fn outcomes(waits: Vec<JoinHandle<Result<(), String>>>) -> Vec<Result<(), String>> {
+        let mut outcomes = Vec::new();
+        for wait in waits {
+            let outcome = tokio::time::timeout(PATIENCE, wait).await;
+            outcomes.push(outcome.expect("a client was never answered").unwrap());
+        }
+        outcomes
+    }
+
+    #[test]
+    fn every_waiting_client_is_acknowledged_once_the_fsync_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let db = open(dir.path(), &disk);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let syncer = Syncer::start(db.clone());
+            let waits = clients_waiting(&db, &disk, &syncer, false).await;
+            // Nobody hears back while the fsync is in flight.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(waits.iter().all(|w| !w.is_finished()));
+            disk.release_syncs();
+            assert!(outcomes(waits).await.iter().all(Result::is_ok));
+            // What is already safe is acknowledged without waiting.
+            let seq = db.persistence().log().last_seq();
+            assert_eq!(syncer.wait(seq).await, Ok(()));
+            syncer.stop();
+        });
+        // Acknowledged means on disk: a power cut keeps every record.
+        disk.cut_power(0).unwrap();
+        drop(runtime);
+        let deadline = Instant::now() + PATIENCE;
+        while Arc::strong_count(&db) > 1 {
+            assert!(Instant::now() < deadline, "the sync thread never ended");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(db);
+        let db = open(dir.path(), &SimDisk::new());
+        assert_eq!(db.engine().stored_len(), CLIENTS + 1);
+    }
+
+    #[test]
+    fn a_failed_fsync_refuses_every_waiting_client_and_every_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let db = open(dir.path(), &disk);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let syncer = Syncer::start(db.clone());
+            let waits = clients_waiting(&db, &disk, &syncer, true).await;
+            disk.release_syncs();
+            let outcomes = outcomes(waits).await;
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| o.as_ref().is_err_and(|e| e.contains("fsync failed"))),
+                "{outcomes:?}"
+            );
+            // Once failed, nothing is acknowledged any more, whatever it waits for.
+            let seq = db.persistence().log().last_seq();
+            assert!(syncer.wait(seq).await.is_err());
+        });
+    }
+
+    #[test]
+    fn a_stopped_sync_thread_refuses_later_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let db = open(dir.path(), &disk);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let syncer = Syncer::start(db.clone());
+            syncer.stop();
+            let seq = put(&db, "after".into());
+            let outcome = tokio::time::timeout(PATIENCE, syncer.wait(seq)).await;
+            assert!(outcome.expect("the wait never ended").is_err());
+        });
     }
 }

@@ -481,6 +481,11 @@ impl RequestDecoder {
         args: &mut Vec<Vec<u8>>,
     ) -> Result<bool, ProtocolError> {
         if self.remaining == 0 && !self.stepping {
+            // Nothing has arrived of the next request: it is left to the
+            // one-pass decoder too, once it comes.
+            if buf.is_empty() {
+                return Ok(false);
+            }
             if let Some(used) = self.whole(buf, args) {
                 buf.advance(used);
                 self.line.consumed();
@@ -1104,6 +1109,12 @@ mod tests {
             "the first argument's buffer was reused"
         );
         assert_eq!(decoder.decode_into(&mut buf, &mut args), Ok(false));
+        // The buffer ran dry between requests: the next one, arriving whole
+        // with the next read, is still decoded into the kept buffers.
+        buf.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\nj\r\n");
+        assert_eq!(decoder.decode_into(&mut buf, &mut args), Ok(true));
+        assert_eq!(args, [&b"GET"[..], b"j"]);
+        assert_eq!(args[0].as_ptr(), kept, "reused after an empty buffer too");
         args[1] = vec![b'x'; REUSE_BYTES + 1];
         keep_for_reuse(&mut args);
         assert_eq!(args.capacity(), 0, "a large argument is not kept");
