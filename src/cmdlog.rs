@@ -83,7 +83,7 @@ pub struct CommandLog {
 }
 
 /// Command-log lines recorded but not yet handed to the writer, and how
-/// many. A line is kept as a compact record ([`encode_line`]) that the
+/// many. A line is kept as a compact record ([`encode_head`]) that the
 /// writer thread formats ([`LineFormat`]), so the statement's own thread only
 /// copies its words. The log keeps one shared batch; script mode records a
 /// run of statements' lines into its own ([`CommandLog::lines`]) and hands
@@ -113,27 +113,78 @@ impl Lines {
         elapsed: Duration,
         finished: Instant,
     ) {
-        let hidden = if self.log_values {
+        let hidden = self.hidden(words);
+        let line = Line {
+            unix_ms: self.unix_ms(finished),
+            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            namespace: namespace.as_bytes(),
+            error: outcome.err().map(str::as_bytes),
+        };
+        encode_head(&mut self.records, &line);
+        encode_words(&mut self.records, words, hidden);
+        self.lines += 1;
+    }
+
+    /// Records the lines of statements that all succeeded, took `elapsed`
+    /// each and finished at `finished` (a run of puts): what [`Lines::push`]
+    /// of each records, with the part of a line they share encoded once.
+    pub fn push_all<W: AsRef<[u8]>>(
+        &mut self,
+        namespace: &str,
+        statements: &[[W; 3]],
+        elapsed: Duration,
+        finished: Instant,
+    ) {
+        let line = Line {
+            unix_ms: self.unix_ms(finished),
+            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            namespace: namespace.as_bytes(),
+            error: None,
+        };
+        let start = self.records.len();
+        encode_head(&mut self.records, &line);
+        let head = start..self.records.len();
+        // What a statement hides depends on the command its first word
+        // names and on how many words it has: the same as the first
+        // statement's when its first word is the same.
+        let mut first: Option<(&[u8], Option<Hide>)> = None;
+        for (i, words) in statements.iter().enumerate() {
+            if i > 0 {
+                self.records.extend_from_within(head.clone());
+            }
+            let hidden = match first {
+                Some((word, hidden)) if word == words[0].as_ref() => hidden,
+                _ => {
+                    let hidden = self.hidden(words);
+                    first.get_or_insert((words[0].as_ref(), hidden));
+                    hidden
+                }
+            };
+            encode_words(&mut self.records, words, hidden);
+        }
+        self.lines += statements.len() as u64;
+    }
+
+    /// Which of a statement's words the line hides.
+    fn hidden<W: AsRef<[u8]>>(&mut self, words: &[W]) -> Option<Hide> {
+        if self.log_values {
             None
         } else {
             self.last_named.hidden(words)
-        };
-        let unix_ms = match self.last_ms {
+        }
+    }
+
+    /// The wall-clock milliseconds of `finished` (lines of a run of
+    /// statements share one reading).
+    fn unix_ms(&mut self, finished: Instant) -> u64 {
+        match self.last_ms {
             Some((at, ms)) if at == finished => ms,
             _ => {
                 let ms = u64::try_from(self.wall.at(finished).as_millis()).unwrap_or(u64::MAX);
                 self.last_ms = Some((finished, ms));
                 ms
             }
-        };
-        let line = Line {
-            unix_ms,
-            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            namespace: namespace.as_bytes(),
-            error: outcome.err().map(str::as_bytes),
-        };
-        encode_line(&mut self.records, &line, words, hidden);
-        self.lines += 1;
+        }
     }
 
     /// Bytes recorded and not yet handed over.
@@ -700,17 +751,10 @@ const VALUE_MARKER: u8 = 0;
 const STATEMENTS_MARKER: u8 = 1;
 const ARGUMENTS_MARKER: u8 = 2;
 
-/// Appends the record of one line to `out`, with the log's field encoding
-/// ([`Put`]): `unix_ms` and `elapsed_us`, the namespace, the error (a flag
-/// byte, then its bytes), then the words as shown, each a tag ([`WORD`] and
-/// its bytes, or [`MARKER`] and a marker's index), and [`END`]. Hidden words
-/// are never copied.
-fn encode_line<W: AsRef<[u8]>>(
-    out: &mut Vec<u8>,
-    line: &Line<'_>,
-    words: &[W],
-    hidden: Option<Hide>,
-) {
+/// Appends the start of the record of one line to `out`, with the log's
+/// field encoding ([`Put`]): `unix_ms` and `elapsed_us`, the namespace, the
+/// error (a flag byte, then its bytes). [`encode_words`] appends the rest.
+fn encode_head(out: &mut Vec<u8>, line: &Line<'_>) {
     out.put_u64(line.unix_ms);
     out.put_u64(line.elapsed_us);
     out.put_bytes(line.namespace);
@@ -720,6 +764,22 @@ fn encode_line<W: AsRef<[u8]>>(
             out.push(1);
             out.put_bytes(message);
         }
+    }
+}
+
+/// Appends the rest of a line's record (see [`encode_head`]): the words as
+/// shown, each a tag ([`WORD`] and its bytes, or [`MARKER`] and a marker's
+/// index), and [`END`]. Hidden words are never copied.
+fn encode_words<W: AsRef<[u8]>>(out: &mut Vec<u8>, words: &[W], hidden: Option<Hide>) {
+    if let ([command, key, _], Some(Hide::Value(2))) = (words, hidden) {
+        // A put with its value hidden, the commonest line: what the walk
+        // below writes for it, without the walk.
+        out.push(WORD);
+        out.put_bytes(command.as_ref());
+        out.push(WORD);
+        out.put_bytes(key.as_ref());
+        out.extend_from_slice(&[MARKER, VALUE_MARKER, END]);
+        return;
     }
     each_shown(words, hidden, |shown| match shown {
         Shown::Word(word) => {
@@ -1193,6 +1253,55 @@ mod tests {
                 LastNamed::default().hidden(&list),
                 "{statement:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_put_with_its_value_hidden_is_encoded_as_the_walk_encodes_it() {
+        let words: [&[u8]; 3] = [b"PUT", b"key:1", b"secret"];
+        let mut short = Vec::new();
+        encode_words(&mut short, &words, Some(Hide::Value(2)));
+        let mut walked = Vec::new();
+        each_shown(&words, Some(Hide::Value(2)), |shown| match shown {
+            Shown::Word(word) => {
+                walked.push(WORD);
+                walked.put_bytes(word);
+            }
+            Shown::Marker(index) => walked.extend_from_slice(&[MARKER, index]),
+        });
+        walked.push(END);
+        assert_eq!(short, walked);
+    }
+
+    #[test]
+    fn push_all_records_what_pushing_each_records() {
+        let statements: [[&[u8]; 3]; 5] = [
+            [b"put", b"a", b"1"],
+            [b"PUT", b"b", b"2"],
+            [b"put", b"c", b"3"],
+            [b"set", b"d", b"4"],
+            [b"put", b"e", b"5"],
+        ];
+        let finished = Instant::now();
+        let elapsed = Duration::from_micros(3);
+        for log_values in [false, true] {
+            let (mut each, mut all) = (Lines::default(), Lines::default());
+            for lines in [&mut each, &mut all] {
+                lines.log_values = log_values;
+                lines.push("0", &[&b"get"[..], b"x"], Ok(()), elapsed, finished);
+            }
+            for words in &statements {
+                each.push("7", words, Ok(()), elapsed, finished);
+            }
+            all.push_all("7", &statements, elapsed, finished);
+            assert_eq!(all.records, each.records, "log values: {log_values}");
+            assert_eq!(all.lines, 6);
+            let mut out = Vec::new();
+            LineFormat::default().format_all(&all.records, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            let hidden = if log_values { "2" } else { "<value hidden>" };
+            assert!(text.contains(&format!(" PUT b {hidden}\n")), "{text}");
+            assert_eq!(text.contains(" set d 4\n"), log_values, "{text}");
         }
     }
 

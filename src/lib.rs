@@ -8,6 +8,7 @@
 //! - [`alias`]: the alias table and `alias.json`.
 //! - [`output`]: renders replies for terminals, scripts and `--json`.
 //! - [`runner`]: runs script text through a session and reports errors by line.
+//! - [`input`]: script input read and split ahead by a thread of its own.
 //! - [`repl`]: the interactive prompt (rustyline).
 //! - [`stats`], [`config`], [`cmdlog`]: counters and latency, run-time settings, the command log.
 //! - [`persist`]: the append-only log, snapshots, recovery, backup and JSON import/export.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod input;
 pub mod output;
 pub mod persist;
 pub mod remote;

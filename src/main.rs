@@ -308,7 +308,7 @@ fn run(cli: &Cli, db: Arc<Db>) -> Result<usize, ExitCode> {
         }
         (None, Some(path)) => match std::fs::File::open(path) {
             Ok(file) => {
-                runner.run_reader(file, None);
+                runner.run_reader_ahead(file, None);
             }
             Err(e) => {
                 eprintln!("inmem: cannot read {}: {e}", path.display());
@@ -316,7 +316,7 @@ fn run(cli: &Cli, db: Arc<Db>) -> Result<usize, ExitCode> {
             }
         },
         (None, None) => {
-            runner.run_reader(std::io::stdin(), None);
+            runner.run_reader_ahead(std::io::stdin(), None);
         }
     }
     // A failed flush means stdout closed early (a broken pipe): nothing more to say.

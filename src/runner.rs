@@ -4,11 +4,12 @@
 use crate::Db;
 use crate::command::Reply;
 use crate::command::grammar::{self, Position, Statement, Word};
-use crate::command::plain::{self, PlainWord};
+use crate::command::plain::{self, PlainWord, Split};
+use crate::input::{Ahead, Input};
 use crate::output::{self, Format};
 use crate::repl::Completions;
-use crate::session::{Confirm, Session, StatementError};
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::session::{Confirm, PutRunOutcome, Session, StatementError};
+use std::io::{BufReader, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,14 +43,15 @@ pub trait Backend {
     }
     /// Executes statements of plain text that are each `put <key> <value>`
     /// (their three words) at once, as [`Backend::execute_plain`] would one
-    /// by one: returns the result of each statement run (all, or up to and
-    /// including the first failure). `None` when this backend cannot, and
-    /// they must run one by one.
+    /// by one: returns how many succeeded (each replying `OK`), in order,
+    /// and the failure of the one after them if one failed; those after it
+    /// did not run. `None` when this backend cannot, and they must run one
+    /// by one.
     fn execute_put_run(
         &mut self,
         _statements: &[[PlainWord<'_>; 3]],
         _follows: bool,
-    ) -> Option<Vec<Result<Reply, StatementError>>> {
+    ) -> Option<PutRunOutcome> {
         None
     }
     /// Holds back statistics and command-log records while statements
@@ -99,7 +101,7 @@ impl Backend for Session {
         &mut self,
         statements: &[[PlainWord<'_>; 3]],
         follows: bool,
-    ) -> Option<Vec<Result<Reply, StatementError>>> {
+    ) -> Option<PutRunOutcome> {
         Session::execute_put_run(self, statements, follows)
     }
 
@@ -166,7 +168,7 @@ struct PutPlace<'a> {
 impl<'a> PutRun<'a> {
     /// Most statements gathered into one run: enough to take the engine's
     /// lock once for many, few enough that other threads wait little.
-    const MAX: usize = 64;
+    const MAX: usize = 128;
 
     fn push(&mut self, words: [PlainWord<'a>; 3], span: Range<usize>, text: &'a str, line: usize) {
         self.words.push(words);
@@ -363,8 +365,8 @@ impl<B: Backend, W: Write> Runner<B, W> {
     pub fn run_script(&mut self, script: Script<'_>) -> std::io::Result<Flow> {
         Ok(match script {
             Script::Text(text) => self.run_text(text, 1, None),
-            Script::File(path) => self.run_reader(std::fs::File::open(path)?, None),
-            Script::Stdin => self.run_reader(std::io::stdin(), None),
+            Script::File(path) => self.run_reader_ahead(std::fs::File::open(path)?, None),
+            Script::Stdin => self.run_reader_ahead(std::io::stdin(), None),
         })
     }
 
@@ -372,31 +374,57 @@ impl<B: Backend, W: Write> Runner<B, W> {
     /// flushed whenever no more input is waiting, so a program driving inmem
     /// through a pipe sees each answer before it sends the next statement.
     pub fn run_reader<R: Read>(&mut self, input: R, origin: Option<&Path>) -> Flow {
-        let mut reader = BufReader::with_capacity(1 << 16, input);
+        self.run_input(&mut BufReader::with_capacity(1 << 16, input), origin)
+    }
+
+    /// [`Runner::run_reader`] with a thread of its own that reads `input`
+    /// and splits its plain lines a few blocks ahead of the statements
+    /// running, so that work leaves the thread that runs them. What runs,
+    /// its output and its errors are the same.
+    pub fn run_reader_ahead<R: Read + Send + 'static>(
+        &mut self,
+        input: R,
+        origin: Option<&Path>,
+    ) -> Flow {
+        match Ahead::start(input) {
+            Ok(mut ahead) => self.run_input(&mut ahead, origin),
+            Err(e) => self.fail_at(origin, 1, &format!("cannot read input: {e}")),
+        }
+    }
+
+    /// Reads statements from `reader` and runs them (see [`Runner::run_reader`]).
+    fn run_input<I: Input>(&mut self, reader: &mut I, origin: Option<&Path>) -> Flow {
         let mut pending = String::new();
         let mut start_line = 1;
         let mut line_no = 0;
         let mut raw = Vec::new();
         loop {
             if pending.is_empty() {
-                // Whole lines of plain ASCII already in the buffer run straight
-                // from it, without copying them or their words. (Reading is
-                // left to `read_until` below, which refills the buffer.)
-                let buffered = reader.buffer();
-                let plain = plain::plain_ascii_len(buffered);
-                let whole = buffered[..plain]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |newline| newline + 1);
+                // Whole lines of plain ASCII already read run straight from
+                // the buffer, without copying them or their words. (Reading
+                // is left to `read_until` below, which refills the buffer.)
+                reader.refill();
+                let buffered = reader.waiting();
+                let (whole, split) = match reader.split_ahead() {
+                    Some((whole, split)) => (whole, Some(split)),
+                    None => {
+                        let plain = plain::plain_ascii_len(buffered);
+                        let whole = buffered[..plain]
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map_or(0, |newline| newline + 1);
+                        (whole, None)
+                    }
+                };
                 if let Ok(text) = std::str::from_utf8(&buffered[..whole])
                     && !text.is_empty()
                 {
-                    let flow = self.run_plain(text, &mut line_no, origin);
+                    let flow = self.run_plain(text, split, &mut line_no, origin);
                     reader.consume(whole);
                     if flow == Flow::Stop {
                         return Flow::Stop;
                     }
-                    if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+                    if reader.is_drained() && self.flush() == Flow::Stop {
                         return Flow::Stop;
                     }
                     continue;
@@ -447,7 +475,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
             if eof {
                 return Flow::Continue;
             }
-            if reader.buffer().is_empty() && self.flush() == Flow::Stop {
+            if reader.is_drained() && self.flush() == Flow::Stop {
                 return Flow::Stop;
             }
         }
@@ -460,7 +488,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
             // Plain text cannot fail to parse, so running it statement by
             // statement as it is split runs what parsing it first would.
             let mut line_no = first_line.saturating_sub(1);
-            return self.run_plain(text, &mut line_no, origin);
+            return self.run_plain(text, None, &mut line_no, origin);
         }
         let statements = match grammar::parse(text) {
             Ok(statements) => statements,
@@ -485,16 +513,27 @@ impl<B: Backend, W: Write> Runner<B, W> {
 
     /// Runs every statement of `text`, plain ASCII (see [`plain`]) that
     /// starts on the line after `*line_no` of `origin`, counting its lines in
-    /// `line_no`. Nothing in plain text can fail to parse, so each statement
-    /// runs as it would through the grammar.
-    fn run_plain(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
+    /// `line_no`; `split` is the text's split when it was made ahead. Nothing
+    /// in plain text can fail to parse, so each statement runs as it would
+    /// through the grammar.
+    fn run_plain(
+        &mut self,
+        text: &str,
+        split: Option<&Split>,
+        line_no: &mut usize,
+        origin: Option<&Path>,
+    ) -> Flow {
         self.session.hold_records();
-        let flow = self.run_plain_held(text, line_no, origin);
+        let flow = match split {
+            Some(split) => self.run_split_held(text, split, line_no, origin),
+            None => self.run_plain_held(text, line_no, origin),
+        };
         self.session.release_records();
         flow
     }
 
-    /// [`Runner::run_plain`] while the session holds its records back.
+    /// [`Runner::run_plain`] without a split, while the session holds its
+    /// records back: splits statements as it runs them.
     fn run_plain_held(&mut self, text: &str, line_no: &mut usize, origin: Option<&Path>) -> Flow {
         let mut words = Vec::new();
         let mut run = PutRun::default();
@@ -506,26 +545,8 @@ impl<B: Backend, W: Write> Runner<B, W> {
         // The first statement may follow a wait for input.
         self.quiet = false;
         while let Some(end) = plain::split_statement(line.as_bytes(), at, &mut words) {
-            if let Some(span) = plain::span(&words) {
-                if let Some(put) = self.runnable_put(&words) {
-                    run.push(put, span, line, *line_no);
-                    if run.is_full() && self.run_puts(&mut run, origin) == Flow::Stop {
-                        return Flow::Stop;
-                    }
-                } else {
-                    if self.run_puts(&mut run, origin) == Flow::Stop {
-                        return Flow::Stop;
-                    }
-                    let source = span.clone();
-                    let follows = self.quiet;
-                    let flow =
-                        self.run_statement(line, source, *line_no, *line_no, origin, |session| {
-                            session.execute_plain(&words, span, line, follows)
-                        });
-                    if flow == Flow::Stop {
-                        return Flow::Stop;
-                    }
-                }
+            if self.run_plain_statement(&words, line, *line_no, &mut run, origin) == Flow::Stop {
+                return Flow::Stop;
             }
             match line.get(end + 1..) {
                 Some(next) if line.as_bytes()[end] == b'\n' => {
@@ -539,6 +560,66 @@ impl<B: Backend, W: Write> Runner<B, W> {
             }
         }
         self.run_puts(&mut run, origin)
+    }
+
+    /// [`Runner::run_plain`] of `text` split ahead into `split`, while the
+    /// session holds its records back.
+    fn run_split_held(
+        &mut self,
+        text: &str,
+        split: &Split,
+        line_no: &mut usize,
+        origin: Option<&Path>,
+    ) -> Flow {
+        let first = *line_no + 1;
+        *line_no = first + split.last_line();
+        let mut words = Vec::new();
+        let mut run = PutRun::default();
+        // The first statement may follow a wait for input.
+        self.quiet = false;
+        for index in 0..split.len() {
+            let Some(place) = split.statement(index, text.as_bytes(), &mut words) else {
+                break;
+            };
+            let line = text.get(place.line_start..).unwrap_or_default();
+            let flow = self.run_plain_statement(&words, line, first + place.line, &mut run, origin);
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        self.run_puts(&mut run, origin)
+    }
+
+    /// Runs one statement of plain text, given as its `words` (none for an
+    /// empty statement), whose line `line` (the text from the line's start)
+    /// is line `line_no`: gathers a put into `run`, which runs when full or
+    /// before any other statement runs.
+    fn run_plain_statement<'a>(
+        &mut self,
+        words: &[PlainWord<'a>],
+        line: &'a str,
+        line_no: usize,
+        run: &mut PutRun<'a>,
+        origin: Option<&Path>,
+    ) -> Flow {
+        let Some(span) = plain::span(words) else {
+            return Flow::Continue;
+        };
+        if let Some(put) = self.runnable_put(words) {
+            run.push(put, span, line, line_no);
+            if run.is_full() {
+                return self.run_puts(run, origin);
+            }
+            return Flow::Continue;
+        }
+        if self.run_puts(run, origin) == Flow::Stop {
+            return Flow::Stop;
+        }
+        let source = span.clone();
+        let follows = self.quiet;
+        self.run_statement(line, source, line_no, line_no, origin, |session| {
+            session.execute_plain(words, span, line, follows)
+        })
     }
 
     /// The words of a statement that may join a run of puts: `put <key>
@@ -561,18 +642,28 @@ impl<B: Backend, W: Write> Runner<B, W> {
             return Flow::Continue;
         }
         let follows = self.quiet;
-        let results = self
+        let PutRunOutcome { done, failure } = self
             .session
             .execute_put_run(&run.words, follows)
             .unwrap_or_default();
-        let ran = results.len();
+        let ran = done + usize::from(failure.is_some());
         let mut flow = Flow::Continue;
-        for (place, result) in run.places.iter().zip(results) {
-            let (text, line) = (place.text, place.line);
-            flow = self.show_result(result, text, line, line, origin);
+        let ok = ok_line(self.settings.format);
+        for place in &run.places[..done.min(run.places.len())] {
+            flow = match ok {
+                // A put's reply, shown as `show_result` shows it, in one write.
+                Some(ok) => {
+                    self.quiet = true;
+                    self.write_bytes(ok)
+                }
+                None => self.show_result(Ok(Reply::Ok), place.text, place.line, place.line, origin),
+            };
             if flow == Flow::Stop {
                 break;
             }
+        }
+        if let (Flow::Continue, Some(e), Some(place)) = (flow, failure, run.places.get(done)) {
+            flow = self.show_result(Err(e), place.text, place.line, place.line, origin);
         }
         if flow == Flow::Continue {
             for (words, place) in run.words.iter().zip(&run.places).skip(ran) {
@@ -710,6 +801,15 @@ impl<B: Backend, W: Write> Runner<B, W> {
         Flow::Continue
     }
 
+    /// Writes `bytes`, a whole line with its newline.
+    fn write_bytes(&mut self, bytes: &[u8]) -> Flow {
+        if self.output_closed || self.out.write_all(bytes).is_err() {
+            self.output_closed = true;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
     /// Reports a failure at a line whose message has no position yet.
     fn fail_at(&mut self, origin: Option<&Path>, line: usize, message: &str) -> Flow {
         self.fail(origin, &format!("line {line}: {message}"), line)
@@ -759,6 +859,16 @@ fn statement_message(text: &str, first_line: usize, line: usize, e: &StatementEr
     }
 }
 
+/// The line that shows `Reply::Ok` in `format` (what [`output::fixed`]
+/// gives, and its newline), when it is fixed text.
+fn ok_line(format: Format) -> Option<&'static [u8]> {
+    match format {
+        Format::Plain => Some(b"OK\n"),
+        Format::Json => Some(b"\"OK\"\n"),
+        Format::Human => None,
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     Position::of(text, offset).line
 }
@@ -793,5 +903,18 @@ fn resolve(path: &Path, origin: Option<&Path>) -> PathBuf {
     match origin.and_then(Path::parent) {
         Some(dir) if path.is_relative() => dir.join(path),
         _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ok_line_is_the_fixed_rendering_of_ok() {
+        for format in [Format::Plain, Format::Json, Format::Human] {
+            let fixed = output::fixed(&Reply::Ok, format).map(|text| format!("{text}\n"));
+            assert_eq!(ok_line(format), fixed.as_deref().map(str::as_bytes));
+        }
     }
 }

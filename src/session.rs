@@ -34,6 +34,15 @@ impl From<CommandError> for StatementError {
     }
 }
 
+/// What running a run of puts at once did (see [`Session::execute_put_run`]).
+#[derive(Debug, Default)]
+pub struct PutRunOutcome {
+    /// How many puts succeeded, from the first: each replied `OK`.
+    pub done: usize,
+    /// The failure of the put after them, if one failed; none after it ran.
+    pub failure: Option<StatementError>,
+}
+
 /// An open transaction: the writes run so far and their tentative effect.
 #[derive(Debug, Default)]
 struct Transaction {
@@ -197,15 +206,15 @@ impl Session {
 
     /// Runs statements that are each `put <key> <value>` (their three words),
     /// as [`Session::execute_words`] would one by one, under one hold of the
-    /// engine's lock: returns the result of each statement run, which is all
-    /// of them or those up to and including the first that failed. They share
-    /// the run's time equally. `None` while a transaction is open (its puts
-    /// go to the transaction, one by one).
+    /// engine's lock: returns how many succeeded (replying `OK`) and the
+    /// failure of the one after them, if one failed (those after it do not
+    /// run). They share the run's time equally. `None` while a transaction
+    /// is open (its puts go to the transaction, one by one).
     pub fn execute_put_run<W: AsWord>(
         &mut self,
         statements: &[[W; 3]],
         follows: bool,
-    ) -> Option<Vec<Result<Reply, StatementError>>> {
+    ) -> Option<PutRunOutcome> {
         if self.transaction.is_some() || statements.is_empty() {
             return None;
         }
@@ -220,13 +229,19 @@ impl Session {
         let share = u32::try_from(ran).unwrap_or(u32::MAX).max(1);
         self.last_elapsed = finished.saturating_duration_since(started) / share;
         self.last_finished = Some((finished, self.db.acknowledgements()));
-        let mut results: Vec<Result<Reply, StatementError>> = Vec::with_capacity(ran);
-        results.resize_with(done, || Ok(Reply::Ok));
-        results.extend(failure.map(|e| Err(StatementError::from(e))));
-        for (words, result) in statements.iter().zip(&results) {
-            self.finish("put", words, result, finished);
+        let failure = failure.map(StatementError::from);
+        match &failure {
+            None if self.holding => self.finish_puts(&statements[..done], finished),
+            _ => {
+                for words in &statements[..done] {
+                    self.finish("put", words, &Ok(Reply::Ok), finished);
+                }
+                if let (Some(e), Some(words)) = (&failure, statements.get(done)) {
+                    self.finish("put", words, &Err(e.clone()), finished);
+                }
+            }
         }
-        Some(results)
+        Some(PutRunOutcome { done, failure })
     }
 
     /// When a statement starts: the end of the previous one when it
@@ -444,6 +459,35 @@ impl Session {
         self.db.stats().record_at(name, elapsed, finished);
         if let Some(log) = self.db.command_log() {
             log.record_at(&self.namespace, words, outcome, elapsed, finished);
+        }
+    }
+
+    /// Holds back the records of puts that all succeeded and finished
+    /// together (a run, see [`Session::execute_put_run`]): what
+    /// [`Session::finish`] of each holds back, in one go.
+    fn finish_puts<W: AsRef<[u8]>>(&mut self, statements: &[[W; 3]], finished: Instant) {
+        let (name, elapsed) = ("put", self.last_elapsed);
+        let count = statements.len() as u64;
+        let held = &mut self.held;
+        match held.samples.last_mut() {
+            Some(last)
+                if last.finished == finished && last.elapsed == elapsed && last.command == name =>
+            {
+                last.count += count;
+            }
+            _ => held.samples.push(stats::Sample {
+                command: name,
+                elapsed,
+                finished,
+                count,
+            }),
+        }
+        held.statements += statements.len();
+        if let Some(lines) = held.lines.as_mut() {
+            lines.push_all(&self.namespace, statements, elapsed, finished);
+        }
+        if held.statements >= HELD_STATEMENTS {
+            self.hand_over();
         }
     }
 

@@ -552,3 +552,114 @@ fn stats_and_the_command_log_count_every_statement_of_a_long_script() {
     }
     assert!(lines[3000].ends_with("us stats"), "{}", lines[3000]);
 }
+
+/// A script built with the output it must give.
+#[derive(Default)]
+struct Expected {
+    script: String,
+    stdout: String,
+    /// Lines of `script` so far.
+    lines: usize,
+    /// Plain puts so far.
+    puts: usize,
+}
+
+impl Expected {
+    /// Appends `text` (whole lines) and what running it shows.
+    fn push(&mut self, text: &str, stdout: &str) {
+        self.script.push_str(text);
+        self.stdout.push_str(stdout);
+        self.lines += text.matches('\n').count();
+    }
+
+    /// Appends plain puts while one more, and `room` bytes after it, fit before `end`.
+    fn puts_until(&mut self, end: usize, room: usize) {
+        loop {
+            let line = format!("put p{0} v{0}\n", self.puts);
+            if self.script.len() + line.len() + room > end {
+                return;
+            }
+            self.push(&line, "OK\n");
+            self.puts += 1;
+        }
+    }
+
+    /// Appends `put KEY "aaa\ntail"` with its newline at byte `at`, then a
+    /// `get` of it.
+    fn quoted_newline_at(&mut self, key: &str, at: usize) {
+        let head = format!("put {key} \"");
+        self.puts_until(at, head.len());
+        let a = "a".repeat(at - self.script.len() - head.len());
+        self.push(&format!("{head}{a}\ntail\"\n"), "OK\n");
+        assert_eq!(self.script.as_bytes()[at], b'\n');
+        self.push(&format!("get {key}\n"), &format!("\"{a}\\ntail\"\n"));
+    }
+}
+
+#[test]
+fn scripts_larger_than_the_reading_threads_blocks_run_as_read() {
+    // The reading thread reads 256 KiB blocks (from a file, exactly that)
+    // and splits their plain lines ahead. Statements straddling blocks,
+    // quoted newlines on a block's last and first byte, errors, `source`
+    // and --bail far into the input run exactly as they read.
+    const BLOCK: usize = 1 << 18;
+    let dir = tempfile::tempdir().unwrap();
+    let sourced = dir.path().join("sourced.txt");
+    std::fs::write(&sourced, "put s 1\nget s\n").unwrap();
+    let mut e = Expected::default();
+    e.quoted_newline_at("q1", BLOCK - 1);
+    e.quoted_newline_at("q2", 2 * BLOCK);
+    e.puts_until(2 * BLOCK + 5000, 0);
+    e.push("frobnicate x\n", "");
+    let error_line = e.lines;
+    let before_error = e.stdout.clone();
+    e.push(&format!("source {}\n", sourced.display()), "OK\n1\n");
+    e.puts_until(3 * BLOCK - 10, 0);
+    let value = "v".repeat(100);
+    e.push(
+        &format!("put long {value}; get long\n"),
+        &format!("OK\n{value}\n"),
+    );
+    assert!(e.script.len() > 3 * BLOCK);
+    e.puts_until(3 * BLOCK + 100, 0);
+    e.push("put short\n", "");
+    let stderr = format!(
+        "line {error_line}, column 1: unknown command 'frobnicate' (type 'help' for the list)\n\
+         line {}, column 1: wrong number of arguments for 'put': \
+         usage: put <key> <value> [ttl_seconds | px <milliseconds>]\n",
+        e.lines
+    );
+    let file = dir.path().join("script.txt");
+    std::fs::write(&file, &e.script).unwrap();
+    for from_file in [false, true] {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = inmem(&data);
+        if from_file {
+            cmd.arg("-f").arg(&file);
+        } else {
+            cmd.write_stdin(e.script.clone());
+        }
+        cmd.assert()
+            .code(1)
+            .stdout(e.stdout.clone())
+            .stderr(stderr.clone());
+        assert_eq!(
+            stdout_of(&data, "dbsize"),
+            format!("{}\n", e.puts + 4),
+            "from file: {from_file}"
+        );
+        let bailed = tempfile::tempdir().unwrap();
+        inmem(&bailed)
+            .arg("--bail")
+            .arg("-f")
+            .arg(&file)
+            .assert()
+            .code(1)
+            .stdout(before_error.clone())
+            .stderr(predicate::str::starts_with(format!(
+                "line {error_line}, column 1"
+            )))
+            .stderr(predicate::str::contains("wrong number").not());
+        assert_eq!(stdout_of(&bailed, "get s; get long"), "(nil)\n(nil)\n");
+    }
+}

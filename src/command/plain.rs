@@ -177,6 +177,132 @@ pub fn span(words: &[PlainWord<'_>]) -> Option<std::ops::Range<usize>> {
     Some(first.offset..last.offset + last.bytes.len())
 }
 
+/// Plain text split into statements in one pass, ahead of running them (by
+/// the thread that reads script input): every statement that has words,
+/// with its words and its line, exactly as running the text splits it line
+/// by line with [`split_statement`]. Offsets are kept as `u32`, half the
+/// bytes for the runner to read, so a split holds text under 4 GiB.
+#[derive(Debug, Default)]
+pub struct Split {
+    statements: Vec<SplitStatement>,
+    /// Every statement's words, one after another: offset in the text and length.
+    words: Vec<(u32, u32)>,
+    /// Index of the text's last line (0 for the first).
+    last_line: usize,
+}
+
+/// A statement of a [`Split`].
+#[derive(Debug, Clone, Copy)]
+struct SplitStatement {
+    /// Offset in the text where the statement's line starts.
+    line_start: u32,
+    /// Index of its line (0 for the text's first).
+    line: u32,
+    /// Where its words end in [`Split::words`] (they start where the
+    /// previous statement's end).
+    words_end: u32,
+}
+
+/// A statement of a [`Split`], as [`Split::statement`] gives it.
+#[derive(Debug)]
+pub struct SplitPlace {
+    /// Offset in the text where the statement's line starts: its words'
+    /// offsets count from there.
+    pub line_start: usize,
+    /// Index of its line (0 for the text's first).
+    pub line: usize,
+}
+
+/// `n` as a `u32`, for a text known to be shorter than 4 GiB.
+fn small(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Split {
+    /// Splits plain `text` (see [`plain_ascii_len`]) into `self`, replacing
+    /// what it held. False, leaving `self` empty, when the text is 4 GiB or
+    /// longer.
+    pub fn fill(&mut self, text: &[u8]) -> bool {
+        self.statements.clear();
+        self.words.clear();
+        self.last_line = 0;
+        if u32::try_from(text.len()).is_err() {
+            return false;
+        }
+        let mut words = Vec::new();
+        let (mut line_start, mut at, mut line) = (0, 0, 0);
+        while let Some(end) = split_statement(&text[line_start..], at, &mut words) {
+            if !words.is_empty() {
+                self.words.extend(
+                    words
+                        .iter()
+                        .map(|word| (small(line_start + word.offset), small(word.bytes.len()))),
+                );
+                self.statements.push(SplitStatement {
+                    line_start: small(line_start),
+                    line: small(line),
+                    words_end: small(self.words.len()),
+                });
+            }
+            if text.get(line_start + end) == Some(&b'\n') {
+                line_start += end + 1;
+                at = 0;
+                if line_start < text.len() {
+                    line += 1;
+                }
+            } else {
+                at = end + 1;
+            }
+        }
+        self.last_line = line;
+        true
+    }
+
+    /// How many statements with words the text holds.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// True when the text holds no statement with words.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// Index of the text's last line (0 for the first).
+    pub fn last_line(&self) -> usize {
+        self.last_line
+    }
+
+    /// Statement `index` of `text` (the text this split was filled from):
+    /// fills `words` with its words, their offsets counted from the start of
+    /// its line, as [`split_statement`] gives them for that line.
+    pub fn statement<'a>(
+        &self,
+        index: usize,
+        text: &'a [u8],
+        words: &mut Vec<PlainWord<'a>>,
+    ) -> Option<SplitPlace> {
+        let statement = self.statements.get(index)?;
+        let from = match index {
+            0 => 0,
+            _ => self.statements[index - 1].words_end as usize,
+        };
+        let line_start = statement.line_start as usize;
+        words.clear();
+        for &(offset, len) in self.words.get(from..statement.words_end as usize)? {
+            let (offset, len) = (offset as usize, len as usize);
+            words.push(PlainWord {
+                bytes: text.get(offset..offset + len)?,
+                offset: offset - line_start,
+            });
+        }
+        Some(SplitPlace {
+            line_start,
+            line: statement.line as usize,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +356,62 @@ mod tests {
                 .position(|&b| b < b'!' || b == b';')
                 .map_or(text.len(), |n| i + n);
             assert_eq!(next_break(text.as_bytes(), i), expected, "from {i}");
+        }
+    }
+
+    /// Statements as running plain text line by line splits them: the
+    /// offset where each one's line starts, its line index and its words.
+    fn split_line_by_line(text: &str) -> (Vec<(usize, usize, Vec<PlainWord<'_>>)>, usize) {
+        let mut out = Vec::new();
+        let mut words = Vec::new();
+        let (mut line_start, mut at, mut line) = (0, 0, 0);
+        while let Some(end) = split_statement(&text.as_bytes()[line_start..], at, &mut words) {
+            if !words.is_empty() {
+                out.push((line_start, line, words.clone()));
+            }
+            match text[line_start..].get(end + 1..) {
+                Some(next) if text.as_bytes()[line_start + end] == b'\n' => {
+                    line_start += end + 1;
+                    at = 0;
+                    if !next.is_empty() {
+                        line += 1;
+                    }
+                }
+                _ => at = end + 1,
+            }
+        }
+        (out, line)
+    }
+
+    #[test]
+    fn a_split_holds_what_splitting_line_by_line_gives() {
+        let texts = [
+            "",
+            "\n",
+            "put a b\n",
+            "put a b",
+            " put a\tb ;; get a\n\n\r\nx y z w v\n;\nlast one\n",
+            "a;b;c\n d \n\n",
+            "put k\x0b1 long-enough-value;x\ty\x00z\r\nlast",
+        ];
+        let mut split = Split::default();
+        let mut words = Vec::new();
+        for text in texts {
+            assert!(split.fill(text.as_bytes()));
+            let (expected, last_line) = split_line_by_line(text);
+            assert_eq!(split.len(), expected.len(), "{text:?}");
+            assert_eq!(split.is_empty(), expected.is_empty());
+            assert_eq!(split.last_line(), last_line, "{text:?}");
+            for (index, (line_start, line, expected_words)) in expected.iter().enumerate() {
+                let place = split.statement(index, text.as_bytes(), &mut words).unwrap();
+                assert_eq!((place.line_start, place.line), (*line_start, *line));
+                assert_eq!(&words, expected_words, "{text:?} statement {index}");
+            }
+            assert!(
+                split
+                    .statement(expected.len(), text.as_bytes(), &mut words)
+                    .is_none()
+            );
         }
     }
 

@@ -73,19 +73,49 @@ pub struct Stamp {
 #[derive(Debug, Default)]
 struct Partition {
     /// The entries, each holding its key, value, deadline, last access and
-    /// LRU tick (the tick only while an LRU policy is in force). Shared only with a
-    /// snapshot thread serializing them; see [`Partition::map_mut`].
-    map: Arc<Map>,
+    /// LRU tick (the tick only while an LRU policy is in force), while
+    /// `shared` holds none.
+    own: Map,
+    /// The entries while they are shared with a snapshot thread serializing
+    /// them (see [`Partition::share`] and [`Partition::map_mut`]).
+    shared: Option<Arc<Map>>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
 }
 
 impl Partition {
-    /// The entries, to change them: copied first when the snapshot thread
-    /// still holds them (only the few partitions it has taken and not yet
-    /// serialized).
+    /// The entries.
+    fn map(&self) -> &Map {
+        self.shared.as_deref().unwrap_or(&self.own)
+    }
+
+    /// The entries, to change them: taken back when the snapshot thread is
+    /// done with them, copied when it still holds them (only the few
+    /// partitions it has taken and not yet serialized). Owned entries need
+    /// no check of a shared count, which is an atomic operation that waits
+    /// for every write before it to reach the cache.
+    #[inline]
     fn map_mut(&mut self) -> &mut Map {
-        Arc::make_mut(&mut self.map)
+        if self.shared.is_some()
+            && let Some(shared) = self.shared.take()
+        {
+            self.own = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+        }
+        &mut self.own
+    }
+
+    /// The entries, shared with a snapshot thread that serializes them.
+    fn share(&mut self) -> Arc<Map> {
+        let own = &mut self.own;
+        self.shared
+            .get_or_insert_with(|| Arc::new(std::mem::take(own)))
+            .clone()
+    }
+
+    /// Drops every entry (a snapshot thread holding them keeps its own).
+    fn clear(&mut self) {
+        self.own = Map::default();
+        self.shared = None;
     }
 }
 
@@ -120,11 +150,12 @@ impl Default for Keyspace {
     }
 }
 
-/// The partition a key lives in (FNV-1a; only spreads keys, the maps hash again).
+/// What an entry counts for in [`Keyspace::bytes`].
 fn cost(key: &[u8], value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
 }
 
+/// The partition a key lives in (FNV-1a; only spreads keys, the maps hash again).
 fn partition_of(key: &[u8]) -> usize {
     let mut hash: u32 = 0x811c_9dc5;
     for &byte in key {
@@ -164,7 +195,7 @@ impl Keyspace {
     /// key's last access: in place, so the entry is neither re-hashed nor
     /// moved, and a partition a snapshot shares is not copied for it.
     pub fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
-        let packed = self.parts[partition_of(key)].map.get(key)?;
+        let packed = self.parts[partition_of(key)].map().get(key)?;
         let entry = packed.view();
         if entry.is_expired(now) {
             return None;
@@ -176,7 +207,7 @@ impl Keyspace {
     /// Whole seconds since a live key was last read or written (OBJECT
     /// IDLETIME); asking does not count as an access.
     pub fn idle_seconds(&self, key: &[u8], now: u64) -> Option<u64> {
-        let packed = self.parts[partition_of(key)].map.get(key)?;
+        let packed = self.parts[partition_of(key)].map().get(key)?;
         if packed.view().is_expired(now) {
             return None;
         }
@@ -187,7 +218,7 @@ impl Keyspace {
     /// recorded (no LRU policy was in force since it was written).
     pub fn last_used(&self, key: &[u8]) -> Option<u64> {
         self.parts[partition_of(key)]
-            .map
+            .map()
             .get(key)
             .map(|p| p.last_use().unwrap_or(0))
     }
@@ -205,7 +236,7 @@ impl Keyspace {
             return self
                 .parts
                 .iter()
-                .flat_map(|p| p.map.iter().map(candidate))
+                .flat_map(|p| p.map().iter().map(candidate))
                 .collect();
         }
         let mut out = Vec::with_capacity(n);
@@ -228,8 +259,8 @@ impl Keyspace {
         let start = pick() % PARTITIONS;
         let part = (0..PARTITIONS)
             .map(|i| &self.parts[(start + i) % PARTITIONS])
-            .find(|p| !p.map.is_empty())?;
-        part.map.iter().nth(pick() % part.map.len())
+            .find(|p| !p.map().is_empty())?;
+        part.map().iter().nth(pick() % part.map().len())
     }
 
     /// A live key that `accept` takes, picked at random; `pick()` supplies
@@ -251,7 +282,7 @@ impl Keyspace {
         }
         let start = pick() % PARTITIONS;
         (0..PARTITIONS)
-            .flat_map(|i| self.parts[(start + i) % PARTITIONS].map.iter())
+            .flat_map(|i| self.parts[(start + i) % PARTITIONS].map().iter())
             .find(|packed| usable(packed))
             .map(Packed::key)
     }
@@ -278,7 +309,7 @@ impl Keyspace {
         let mut from = cursor;
         while index < PARTITIONS {
             let mut found: Vec<(u64, &[u8], EntryRef<'_>)> = self.parts[index]
-                .map
+                .map()
                 .iter()
                 .map(|packed| {
                     (
@@ -410,7 +441,7 @@ impl Keyspace {
             part.pending = false;
             taken.push(PartitionImage {
                 namespace: name.get_or_insert_with(|| Arc::from(namespace)).clone(),
-                map: part.map.clone(),
+                map: part.share(),
             });
         }
     }
@@ -427,7 +458,10 @@ impl Keyspace {
     fn dump(&mut self, index: usize, namespace: &str, sink: &mut dyn PartitionSink) {
         let part = &mut self.parts[index];
         part.pending = false;
-        sink.dump(namespace, &mut part.map.iter().map(|p| (p.key(), p.view())));
+        sink.dump(
+            namespace,
+            &mut part.map().iter().map(|p| (p.key(), p.view())),
+        );
     }
 
     /// Prepares to change `key`: hands its partition to a running snapshot first.
@@ -437,12 +471,21 @@ impl Keyspace {
         snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
     ) -> usize {
         let index = partition_of(key);
+        self.touch_partition(index, snapshot);
+        index
+    }
+
+    /// Prepares to change partition `index`: hands it to a running snapshot first.
+    fn touch_partition(
+        &mut self,
+        index: usize,
+        snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
+    ) {
         if self.parts[index].pending
             && let Some((namespace, sink)) = snapshot
         {
             self.dump(index, namespace, &mut **sink);
         }
-        index
     }
 
     /// Removes up to `budget` keys whose deadline is at or before `now`.
@@ -482,9 +525,62 @@ impl Keyspace {
         stamp: Stamp,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
-        let index = self.touch(key.as_ref(), &mut snapshot);
-        let new_cost = cost(key.as_ref(), value);
         let packed = Packed::new(key.as_ref(), value, expires_at, stamp.tick, stamp.access);
+        let index = partition_of(key.as_ref());
+        self.store(index, key, value, packed, expires_at, &mut snapshot);
+    }
+
+    /// Puts each pair in order, with no deadline, as [`Keyspace::put`] of
+    /// each would: all accessed at `access`, and with LRU ticks counting up
+    /// from `first_tick` when given.
+    ///
+    /// Written for the memory system. A new entry is written to memory not
+    /// yet in the cache, and storing one starts with an atomic operation
+    /// (the check that no snapshot shares its partition), which waits until
+    /// every write before it has reached the cache: made one by one, each
+    /// entry's writes would be waited for alone. So every entry is made
+    /// first, and the pairs' places in the tables are looked up before any
+    /// is stored (lookups that do not depend on one another, so their waits
+    /// for memory overlap); then each is stored.
+    pub fn put_all(
+        &mut self,
+        pairs: &[(&[u8], &[u8])],
+        access: u32,
+        first_tick: Option<u64>,
+        mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
+    ) {
+        let entries: Vec<(usize, Packed)> = pairs
+            .iter()
+            .zip(0..)
+            .map(|((key, value), i)| {
+                let tick = first_tick.map(|tick| tick + i);
+                (
+                    partition_of(key),
+                    Packed::new(key, value, None, tick, access),
+                )
+            })
+            .collect();
+        for ((key, _), (index, _)) in pairs.iter().zip(&entries) {
+            std::hint::black_box(self.parts[*index].map().contains(*key));
+        }
+        for ((key, value), (index, packed)) in pairs.iter().zip(entries) {
+            self.store(index, *key, value, packed, None, &mut snapshot);
+        }
+    }
+
+    /// Stores `packed`, the entry of `key` and `value` with deadline
+    /// `expires_at`, in place of any entry `key` had in its partition, `index`.
+    fn store<K: AsRef<[u8]> + Into<Box<[u8]>>>(
+        &mut self,
+        index: usize,
+        key: K,
+        value: &[u8],
+        packed: Packed,
+        expires_at: Option<u64>,
+        snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
+    ) {
+        self.touch_partition(index, snapshot);
+        let new_cost = cost(key.as_ref(), value);
         // One hash and probe for both a new and an existing key.
         match self.parts[index].map_mut().replace(packed) {
             Some(old) => {
@@ -546,7 +642,7 @@ impl Keyspace {
                     self.dump_all_pending(namespace, sink);
                 }
                 for part in &mut self.parts {
-                    part.map = Arc::default();
+                    part.clear();
                 }
                 self.deadlines.clear();
                 self.len = 0;
@@ -582,7 +678,7 @@ impl Keyspace {
 impl Store for Keyspace {
     fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
         self.parts[partition_of(key)]
-            .map
+            .map()
             .get(key)
             .map(Packed::view)
             .filter(|entry| !entry.is_expired(now))
@@ -600,7 +696,7 @@ impl Store for Keyspace {
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
         for part in &self.parts {
-            for packed in part.map.iter() {
+            for packed in part.map().iter() {
                 let entry = packed.view();
                 if !entry.is_expired(now) {
                     f(packed.key(), entry);
@@ -812,7 +908,10 @@ mod tests {
         let read = ks.access(key, 12_500).map(|e| e.value);
         assert_eq!(read, Some(&b"old"[..]));
         // Not copied: the snapshot thread and the keyspace still share it.
-        assert!(Arc::ptr_eq(&image.map, &ks.parts[0].map));
+        assert!(Arc::ptr_eq(
+            &image.map,
+            ks.parts[0].shared.as_ref().unwrap()
+        ));
         assert_eq!(ks.idle_seconds(key, 15_000), Some(3));
         assert_eq!(ks.idle_seconds(held[1].as_bytes(), 15_000), Some(15));
         // A plain look is no access; expired and missing keys have no idle time.
@@ -835,6 +934,62 @@ mod tests {
         assert_eq!(ks.idle_seconds(key, 41_000), Some(1));
         assert!(ks.access(key, 100_000).is_none(), "expired");
         assert_eq!(ks.idle_seconds(key, 100_000), None);
+    }
+
+    /// A stored key with its value, deadline and last use.
+    type Stored = (Vec<u8>, Vec<u8>, Option<u64>, Option<u64>);
+
+    /// Every stored key, sorted.
+    fn contents(ks: &Keyspace) -> Vec<Stored> {
+        let mut out = Vec::new();
+        ks.for_each_live(0, &mut |key, entry| {
+            out.push((
+                key.to_vec(),
+                entry.value.to_vec(),
+                entry.expires_at,
+                ks.last_used(key),
+            ));
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn put_all_does_what_putting_each_pair_does() {
+        let mut keys: Vec<String> = (0..300).map(|i| format!("k{}", i % 250)).collect();
+        keys.push("dated".into());
+        let pairs: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (k.as_bytes(), &b"new"[..])).collect();
+        for snapshot in [false, true] {
+            let (mut one, mut all) = (Keyspace::default(), Keyspace::default());
+            for ks in [&mut one, &mut all] {
+                ks.apply(put("k3", "old"));
+                ks.apply(Mutation::put(&b"dated"[..], &b"v"[..], Some(50)));
+                if snapshot {
+                    ks.mark_pending();
+                }
+            }
+            let (mut one_sink, mut all_sink) = (Collect::default(), Collect::default());
+            for ((key, value), i) in pairs.iter().zip(0..) {
+                let stamp = Stamp {
+                    access: 7,
+                    tick: Some(10 + i),
+                };
+                let sink = snapshot.then_some(("0", &mut one_sink as &mut dyn PartitionSink));
+                one.put(*key, value, None, stamp, sink);
+            }
+            let sink = snapshot.then_some(("0", &mut all_sink as &mut dyn PartitionSink));
+            all.put_all(&pairs, 7, Some(10), sink);
+            assert_eq!(contents(&all), contents(&one), "snapshot: {snapshot}");
+            assert_eq!(all.stored_len(), 251);
+            assert_eq!(all.stored_len(), one.stored_len());
+            assert_eq!(all.bytes(), one.bytes());
+            assert_eq!(all.expiring_len(), 0, "the put dropped the deadline");
+            assert_eq!(all.last_used(b"k1"), Some(10 + 251), "the later put's tick");
+            all_sink.0.sort();
+            one_sink.0.sort();
+            assert_eq!(all_sink.0, one_sink.0);
+            assert_eq!(all_sink.1, one_sink.1);
+        }
     }
 
     #[test]

@@ -379,6 +379,30 @@ impl Data {
         keyspace.put(key, value, expires_at, stamp, sink);
     }
 
+    /// [`Data::apply_put`] of each pair in order, without a deadline, each
+    /// a tick after the one before (see [`Keyspace::put_all`]).
+    fn apply_puts(&mut self, namespace: &str, pairs: &[(&[u8], &[u8])], now: u64) {
+        if self.watchers.is_active() {
+            for (key, value) in pairs {
+                self.tick += 1;
+                self.apply_put(namespace, key, value, None, now);
+            }
+            return;
+        }
+        let first_tick = self.tick + 1;
+        self.tick += pairs.len() as u64;
+        let Stamp { access, tick } = self.stamp(now);
+        let keyspace = match self.namespaces.get_mut(namespace) {
+            Some(keyspace) => keyspace,
+            None => self.namespaces.entry(namespace.to_string()).or_default(),
+        };
+        let sink = self
+            .snapshot
+            .as_mut()
+            .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
+        keyspace.put_all(pairs, access, tick.map(|_| first_tick), sink);
+    }
+
     /// Applies `mutations` to `namespace` at `now` and adds them to `log`,
     /// the groups of one journal record in the making.
     fn apply_logged(
@@ -742,10 +766,7 @@ impl Engine {
             return (0, Some(e));
         }
         self.journal.record_puts(namespace, pairs);
-        for (key, value) in pairs {
-            data.tick += 1;
-            data.apply_put(namespace, key, value, None, now);
-        }
+        data.apply_puts(namespace, pairs, now);
         (pairs.len(), None)
     }
 

@@ -121,6 +121,16 @@ impl Packed {
         }
         // A slice is at most isize::MAX bytes, so the shift cannot lose bits.
         let word = ((key.len() as u64) << FLAG_BITS) | flags;
+        if let (0, Ok(word @ 0..0x80), Ok(value_len @ 0..0x80)) =
+            (flags, u8::try_from(word), u8::try_from(value.len()))
+        {
+            // The common header, two one-byte numbers and no field, made as one number:
+            // gathered byte by byte in a buffer it would be a load the CPU
+            // cannot take from the stores that wrote it, and it would wait
+            // for every store before them to reach its cache.
+            let head = u16::from_le_bytes([word, value_len]).to_le_bytes();
+            return Packed(allocate(access, &[&head, key, value]));
+        }
         let mut head = [0; 2 * MAX_VARINT + 2 * FIELD];
         let mut len = put_varint(&mut head, 0, word);
         len = put_varint(&mut head, len, value.len() as u64);
