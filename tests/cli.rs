@@ -438,6 +438,24 @@ fn command_log_hides_values_unless_asked() {
         .stderr(predicate::str::contains("--log-level"));
 }
 
+/// The same script run from standard input and with `-f file` (which holds
+/// it), each on a fresh data directory: (from the file?, directory, command).
+fn both_ways(file: &std::path::Path, script: &str) -> Vec<(bool, tempfile::TempDir, Command)> {
+    [false, true]
+        .into_iter()
+        .map(|from_file| {
+            let data = tempfile::tempdir().unwrap();
+            let mut cmd = inmem(&data);
+            if from_file {
+                cmd.arg("-f").arg(file);
+            } else {
+                cmd.write_stdin(script.to_string());
+            }
+            (from_file, data, cmd)
+        })
+        .collect()
+}
+
 #[test]
 fn long_scripts_mix_plain_and_other_lines_across_input_buffers() {
     // Over 64 KiB of input, so lines straddle the reader's buffer; plain
@@ -479,14 +497,7 @@ fn long_scripts_mix_plain_and_other_lines_across_input_buffers() {
     assert!(script.len() > 2 << 16);
     let file = dir.path().join("script.txt");
     std::fs::write(&file, &script).unwrap();
-    for from_file in [false, true] {
-        let data = tempfile::tempdir().unwrap();
-        let mut cmd = inmem(&data);
-        if from_file {
-            cmd.arg("-f").arg(&file);
-        } else {
-            cmd.write_stdin(script.clone());
-        }
+    for (_, _data, mut cmd) in both_ways(&file, &script) {
         cmd.assert().code(1).stdout(expected.clone()).stderr(
             "line 2501, column 1: unknown command 'frobnicate' (type 'help' for the list)\n\
              line 6002, column 25: wrong number of arguments for 'put': \
@@ -631,14 +642,7 @@ fn scripts_larger_than_the_reading_threads_blocks_run_as_read() {
     );
     let file = dir.path().join("script.txt");
     std::fs::write(&file, &e.script).unwrap();
-    for from_file in [false, true] {
-        let data = tempfile::tempdir().unwrap();
-        let mut cmd = inmem(&data);
-        if from_file {
-            cmd.arg("-f").arg(&file);
-        } else {
-            cmd.write_stdin(e.script.clone());
-        }
+    for (from_file, data, mut cmd) in both_ways(&file, &e.script) {
         cmd.assert()
             .code(1)
             .stdout(e.stdout.clone())

@@ -301,15 +301,20 @@ mod tests {
         outcomes
     }
 
+    /// A one-thread runtime, as the server runs on two cores.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn every_waiting_client_is_acknowledged_once_the_fsync_is_done() {
         let dir = tempfile::tempdir().unwrap();
         let disk = SimDisk::new();
         let db = open(dir.path(), &disk);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             let waits = clients_waiting(&db, &disk, &syncer, false).await;
@@ -341,10 +346,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let disk = SimDisk::new();
         let db = open(dir.path(), &disk);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             let waits = clients_waiting(&db, &disk, &syncer, true).await;
@@ -367,10 +369,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let disk = SimDisk::new();
         let db = open(dir.path(), &disk);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             syncer.stop();
