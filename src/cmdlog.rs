@@ -458,7 +458,11 @@ struct Sink {
 }
 
 /// Formatted lines gathered before they are handed to the writer thread.
-const BATCH_BYTES: usize = 64 << 10;
+/// Kept small: each hand-over copies the batch into a buffer that the
+/// writer thread frees, and with 64 KiB batches a load of 1M puts kept about
+/// 8 more resident bytes per key afterwards (allocator fragmentation on the
+/// thread storing the entries), for no gain in load time.
+const BATCH_BYTES: usize = 16 << 10;
 
 /// Buffered bytes that trigger a write even while more lines are queued.
 const SINK_BUFFER: usize = 64 << 10;
