@@ -301,20 +301,23 @@ mod tests {
         outcomes
     }
 
-    /// A one-thread runtime, as the server runs on two cores.
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
+    /// A database as [`open`] makes it, in a fresh directory on a fresh
+    /// simulated disk, and a one-thread runtime (as the server runs on two
+    /// cores) to wait on.
+    fn setup() -> (tempfile::TempDir, SimDisk, Arc<Db>, tokio::runtime::Runtime) {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let db = open(dir.path(), &disk);
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap()
+            .unwrap();
+        (dir, disk, db, runtime)
     }
 
     #[test]
     fn every_waiting_client_is_acknowledged_once_the_fsync_is_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = SimDisk::new();
-        let db = open(dir.path(), &disk);
-        let runtime = runtime();
+        let (dir, disk, db, runtime) = setup();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             let waits = clients_waiting(&db, &disk, &syncer, false).await;
@@ -343,10 +346,7 @@ mod tests {
 
     #[test]
     fn a_failed_fsync_refuses_every_waiting_client_and_every_later_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = SimDisk::new();
-        let db = open(dir.path(), &disk);
-        let runtime = runtime();
+        let (_dir, disk, db, runtime) = setup();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             let waits = clients_waiting(&db, &disk, &syncer, true).await;
@@ -366,10 +366,7 @@ mod tests {
 
     #[test]
     fn a_stopped_sync_thread_refuses_later_waits() {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = SimDisk::new();
-        let db = open(dir.path(), &disk);
-        let runtime = runtime();
+        let (_dir, _disk, db, runtime) = setup();
         runtime.block_on(async {
             let syncer = Syncer::start(db.clone());
             syncer.stop();
