@@ -534,14 +534,8 @@ impl Keyspace {
     /// each would: all accessed at `access`, and with LRU ticks counting up
     /// from `first_tick` when given.
     ///
-    /// Written for the memory system. A new entry is written to memory not
-    /// yet in the cache, and storing one starts with an atomic operation
-    /// (the check that no snapshot shares its partition), which waits until
-    /// every write before it has reached the cache: made one by one, each
-    /// entry's writes would be waited for alone. So every entry is made
-    /// first, and the pairs' places in the tables are looked up before any
-    /// is stored (lookups that do not depend on one another, so their waits
-    /// for memory overlap); then each is stored.
+    /// Every entry is made first, then each is stored: the new entries'
+    /// writes to memory not yet in the cache do not wait behind the stores.
     pub fn put_all(
         &mut self,
         pairs: &[(&[u8], &[u8])],
@@ -560,9 +554,6 @@ impl Keyspace {
                 )
             })
             .collect();
-        for ((key, _), (index, _)) in pairs.iter().zip(&entries) {
-            std::hint::black_box(self.parts[*index].map().contains(*key));
-        }
         for ((key, value), (index, packed)) in pairs.iter().zip(entries) {
             self.store(index, *key, value, packed, None, &mut snapshot);
         }
