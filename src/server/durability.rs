@@ -22,6 +22,9 @@ use tokio::sync::watch;
 /// Longest wait for released connections to come back before an fsync.
 const GATHER: Duration = Duration::from_micros(500);
 
+/// Why a wait is refused once the sync thread has ended.
+const STOPPED: &str = "the acknowledgement thread stopped";
+
 /// What the sync thread has made safe so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Durable {
@@ -109,8 +112,7 @@ impl Syncer {
             self.relayed.send_replace(state);
         }
         self.relayed.send_modify(|d| {
-            d.failure
-                .get_or_insert_with(|| "the acknowledgement thread stopped".to_string());
+            d.failure.get_or_insert_with(|| STOPPED.to_string());
         });
     }
 
@@ -172,12 +174,13 @@ impl Syncer {
         }
         let mut relayed = self.relayed.subscribe();
         let _counted = Waiting::new(self, seq);
-        let state = relayed
-            .wait_for(|d| settled(d, seq).is_some())
-            .await
-            .map(|state| settled(&state, seq))
-            .map_err(|_| "the acknowledgement thread stopped".to_string());
-        state?.unwrap_or(Ok(()))
+        // The relayed state's sender lives in `self`, so waiting on it cannot
+        // fail; once the sync thread ends the relay marks it failed.
+        let outcome = match relayed.wait_for(|d| settled(d, seq).is_some()).await {
+            Ok(state) => settled(&state, seq),
+            Err(_) => None,
+        };
+        outcome.unwrap_or_else(|| Err(STOPPED.to_string()))
     }
 
     /// Stops the sync thread.
