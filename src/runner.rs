@@ -648,13 +648,16 @@ impl<B: Backend, W: Write> Runner<B, W> {
             .unwrap_or_default();
         let ran = done + usize::from(failure.is_some());
         let mut flow = Flow::Continue;
-        let ok = ok_line(self.settings.format);
+        let ok = output::fixed(&Reply::Ok, self.settings.format);
         for place in &run.places[..done.min(run.places.len())] {
             flow = match ok {
-                // A put's reply, shown as `show_result` shows it, in one write.
+                // A put's reply, shown as `show_result` shows it.
                 Some(ok) => {
                     self.quiet = true;
-                    self.write_bytes(ok)
+                    match self.write_bytes(ok.as_bytes()) {
+                        Flow::Continue => self.write_bytes(b"\n"),
+                        stop => stop,
+                    }
                 }
                 None => self.show_result(Ok(Reply::Ok), place.text, place.line, place.line, origin),
             };
@@ -859,16 +862,6 @@ fn statement_message(text: &str, first_line: usize, line: usize, e: &StatementEr
     }
 }
 
-/// The line that shows `Reply::Ok` in `format` (what [`output::fixed`]
-/// gives, and its newline), when it is fixed text.
-fn ok_line(format: Format) -> Option<&'static [u8]> {
-    match format {
-        Format::Plain => Some(b"OK\n"),
-        Format::Json => Some(b"\"OK\"\n"),
-        Format::Human => None,
-    }
-}
-
 fn line_of(text: &str, offset: usize) -> usize {
     Position::of(text, offset).line
 }
@@ -903,18 +896,5 @@ fn resolve(path: &Path, origin: Option<&Path>) -> PathBuf {
     match origin.and_then(Path::parent) {
         Some(dir) if path.is_relative() => dir.join(path),
         _ => path.to_path_buf(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_ok_line_is_the_fixed_rendering_of_ok() {
-        for format in [Format::Plain, Format::Json, Format::Human] {
-            let fixed = output::fixed(&Reply::Ok, format).map(|text| format!("{text}\n"));
-            assert_eq!(ok_line(format), fixed.as_deref().map(str::as_bytes));
-        }
     }
 }
