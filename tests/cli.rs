@@ -653,11 +653,14 @@ fn scripts_larger_than_the_reading_threads_blocks_run_as_read() {
             "from file: {from_file}"
         );
         let bailed = tempfile::tempdir().unwrap();
-        inmem(&bailed)
-            .arg("--bail")
-            .arg("-f")
-            .arg(&file)
-            .assert()
+        let mut bail = inmem(&bailed);
+        bail.arg("--bail");
+        if from_file {
+            bail.arg("-f").arg(&file);
+        } else {
+            bail.write_stdin(e.script.clone());
+        }
+        bail.assert()
             .code(1)
             .stdout(before_error.clone())
             .stderr(predicate::str::starts_with(format!(
