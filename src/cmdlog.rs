@@ -25,7 +25,7 @@ use crate::command::grammar;
 use crate::command::redis;
 use crate::command::spec;
 use crate::persist::codec::{DecodeError, Put, Reader};
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -695,44 +695,6 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Writes into `stamp` the RFC 3339 UTC time with milliseconds of
-/// `since_epoch`, as `2026-11-22T05:20:31.123Z` (what chrono's
-/// `to_rfc3339_opts(SecondsFormat::Millis, true)` writes), from the date's
-/// parts in fixed-width digits: a batch formats one per millisecond it spans,
-/// and the general formatter cost a tenth of a request.
-fn write_stamp(stamp: &mut String, since_epoch: Duration) {
-    let at = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
-    let Ok(year) = u32::try_from(at.year()) else {
-        *stamp = at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        return;
-    };
-    if year > 9999 {
-        *stamp = at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        return;
-    }
-    let digits = |stamp: &mut String, n: u32, width: u32| {
-        for place in (0..width).rev() {
-            let digit = n / 10u32.pow(place) % 10;
-            stamp.push(char::from(b'0' + digit as u8));
-        }
-    };
-    stamp.clear();
-    digits(stamp, year, 4);
-    stamp.push('-');
-    digits(stamp, at.month(), 2);
-    stamp.push('-');
-    digits(stamp, at.day(), 2);
-    stamp.push('T');
-    digits(stamp, at.hour(), 2);
-    stamp.push(':');
-    digits(stamp, at.minute(), 2);
-    stamp.push(':');
-    digits(stamp, at.second(), 2);
-    stamp.push('.');
-    digits(stamp, at.nanosecond() / 1_000_000 % 1000, 3);
-    stamp.push('Z');
-}
-
 /// What a command-log line says about a statement, besides its words.
 struct Line<'a> {
     /// When it finished, in milliseconds since the Unix epoch.
@@ -842,8 +804,6 @@ struct LineFormat {
     prefix_namespace: Vec<u8>,
     /// The timestamp and namespace that start a line.
     prefix: Vec<u8>,
-    /// The timestamp alone (reused between formats).
-    stamp: String,
 }
 
 impl LineFormat {
@@ -908,9 +868,10 @@ impl LineFormat {
     /// Formats the timestamp of `unix_ms` (RFC 3339, UTC, milliseconds) and
     /// the namespace into the line start.
     fn set_prefix(&mut self, unix_ms: u64, namespace: &[u8]) {
-        write_stamp(&mut self.stamp, Duration::from_millis(unix_ms));
+        let at = DateTime::<Utc>::UNIX_EPOCH + Duration::from_millis(unix_ms);
         self.prefix.clear();
-        self.prefix.extend_from_slice(self.stamp.as_bytes());
+        self.prefix
+            .extend_from_slice(at.to_rfc3339_opts(SecondsFormat::Millis, true).as_bytes());
         self.prefix.extend_from_slice(b" ns=");
         push_word(&mut self.prefix, namespace);
         self.prefix_ms = Some(unix_ms);
@@ -1166,25 +1127,6 @@ mod tests {
         );
         lines.clear();
         assert!(lines.wall.base.is_none(), "read afresh after a second");
-    }
-
-    #[test]
-    fn stamps_are_rfc3339_with_milliseconds_as_chrono_writes_them() {
-        let mut stamp = String::from("stale");
-        for since_epoch in [
-            Duration::ZERO,
-            Duration::from_millis(1_764_999_999_999),
-            // 2024-02-29T23:59:59.999Z and the moment after.
-            Duration::from_millis(1_709_251_199_999),
-            Duration::from_millis(1_709_251_200_000),
-            Duration::from_nanos(1_767_225_599_999_999_999),
-            Duration::from_secs(253_402_300_799),
-            Duration::from_secs(253_402_300_800),
-        ] {
-            write_stamp(&mut stamp, since_epoch);
-            let at = DateTime::<Utc>::UNIX_EPOCH + since_epoch;
-            assert_eq!(stamp, at.to_rfc3339_opts(SecondsFormat::Millis, true));
-        }
     }
 
     #[test]
