@@ -313,6 +313,23 @@ fn answers_arrive_while_the_pipe_is_still_open() {
             .expect("answer while pipe open");
         assert_eq!(got, answer);
     }
+    // A quoted statement (not split ahead) and a line sent in two writes,
+    // the second only after a pause, answer the same way.
+    writeln!(stdin, "put q \"a b\"; get q").unwrap();
+    stdin.flush().unwrap();
+    for answer in ["OK", "a b"] {
+        let got = rx.recv_timeout(Duration::from_secs(30)).expect("answer");
+        assert_eq!(got, answer);
+    }
+    write!(stdin, "put half").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    writeln!(stdin, "way 3; get halfway").unwrap();
+    stdin.flush().unwrap();
+    for answer in ["OK", "3"] {
+        let got = rx.recv_timeout(Duration::from_secs(30)).expect("answer");
+        assert_eq!(got, answer);
+    }
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
