@@ -118,26 +118,64 @@ impl Quiet {
 
 type Notifier = Box<dyn Fn(&str) + Send>;
 
-/// Tells background threads to stop, and wakes them.
+/// Tells background threads to stop, and wakes them; also wakes the
+/// persistence thread early when the log has a backlog to fsync.
 #[derive(Debug, Default)]
 struct Stop {
-    stopped: Mutex<bool>,
+    state: Mutex<StopState>,
     wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: bool,
+    /// The log asked for an fsync before the next tick.
+    nudged: bool,
+}
+
+/// Why [`Stop::wait_for_work`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Woken {
+    Stopped,
+    Nudged,
+    TimedOut,
 }
 
 impl Stop {
     /// Waits up to `timeout`; true when asked to stop.
     fn wait(&self, timeout: Duration) -> bool {
-        let stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
-        let (stopped, _) = self
+        let (state, _) = self
             .wake
-            .wait_timeout_while(stopped, timeout, |s| !*s)
+            .wait_timeout_while(lock(&self.state), timeout, |s| !s.stopped)
             .unwrap_or_else(|p| p.into_inner());
-        *stopped
+        state.stopped
+    }
+
+    /// Waits until `deadline`, a stop or a nudge, and says which came first
+    /// (a stop wins over a nudge; a nudge is answered once).
+    fn wait_for_work(&self, deadline: Instant) -> Woken {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let (mut state, _) = self
+            .wake
+            .wait_timeout_while(lock(&self.state), timeout, |s| !s.stopped && !s.nudged)
+            .unwrap_or_else(|p| p.into_inner());
+        if state.stopped {
+            Woken::Stopped
+        } else if std::mem::take(&mut state.nudged) {
+            Woken::Nudged
+        } else {
+            Woken::TimedOut
+        }
+    }
+
+    /// Wakes the persistence thread for work before its next tick.
+    fn nudge(&self) {
+        lock(&self.state).nudged = true;
+        self.wake.notify_all();
     }
 
     fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        lock(&self.state).stopped = true;
         self.wake.notify_all();
     }
 }
@@ -217,6 +255,8 @@ impl Db {
             stop: Arc::new(Stop::default()),
             threads: Mutex::new(Vec::new()),
         });
+        let stop = db.stop.clone();
+        db.persistence.log().on_backlog(move || stop.nudge());
         let mut threads = Vec::new();
         if options.active_expiry {
             threads.push(spawn_expiry(db.engine.clone(), db.stop.clone()));
@@ -349,7 +389,19 @@ fn spawn_persistence(
         .spawn(move || {
             let mut last_snapshot = Instant::now();
             let mut quiet = Quiet::default();
-            while !stop.wait(PERSIST_INTERVAL) {
+            let mut next_tick = Instant::now() + PERSIST_INTERVAL;
+            loop {
+                match stop.wait_for_work(next_tick) {
+                    Woken::Stopped => break,
+                    Woken::Nudged => {
+                        // A backlog under `everysec`: fsync it now, tick as planned.
+                        if let Some(message) = persistence.sync_log() {
+                            (lock(&notifier))(&message);
+                        }
+                        continue;
+                    }
+                    Woken::TimedOut => next_tick = Instant::now() + PERSIST_INTERVAL,
+                }
                 if let Some(log) = &command_log {
                     log.send_pending();
                 }
@@ -370,7 +422,23 @@ fn spawn_persistence(
 
 #[cfg(test)]
 mod tests {
-    use super::Quiet;
+    use super::{Quiet, Stop, Woken};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_nudge_wakes_the_persistence_wait_once_and_a_stop_wins() {
+        let stop = Stop::default();
+        let far = Instant::now() + Duration::from_secs(3600);
+        stop.nudge();
+        assert_eq!(stop.wait_for_work(far), Woken::Nudged);
+        assert_eq!(stop.wait_for_work(Instant::now()), Woken::TimedOut);
+        // A nudge does not end the other threads' waits; a stop does.
+        stop.nudge();
+        assert!(!stop.wait(Duration::ZERO));
+        stop.stop();
+        assert_eq!(stop.wait_for_work(far), Woken::Stopped);
+        assert!(stop.wait(Duration::from_secs(3600)));
+    }
 
     #[test]
     fn memory_is_released_once_per_stretch_of_writes_when_a_tick_adds_nothing() {

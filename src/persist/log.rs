@@ -19,7 +19,7 @@ use crate::error::CommandError;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// First bytes of every log segment.
 pub const MAGIC: &[u8; 8] = b"INMEMLOG";
@@ -91,6 +91,13 @@ const PENDING_CHUNK: usize = 1 << 20;
 /// record that crosses it (a larger one still grows the chunk).
 const CROSSING_RECORD_ROOM: usize = 64 << 10;
 
+/// Bytes written and not yet fsynced after which `everysec` does not wait
+/// for its next second: the backlog alarm (see [`AppendLog::on_backlog`])
+/// asks for an fsync now. A burst of writes then reaches the disk while it
+/// runs rather than all at once at the next tick or at exit, and the copy
+/// kept to rewrite unsynced bytes after a failure stays small.
+pub const SYNC_BACKLOG: u64 = 8 << 20;
+
 /// Why [`AppendLog::rotate`] started no new segment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RotateError {
@@ -115,6 +122,8 @@ struct Io {
     written_seq: u64,
     synced_seq: u64,
     failure: Option<String>,
+    /// Whether the backlog alarm rang since the last fsync.
+    backlog_reported: bool,
     /// The previous segment while a switch makes it durable; the open one
     /// still has its temporary name meanwhile.
     sealing: Option<Sealing>,
@@ -154,6 +163,8 @@ pub struct AppendLog {
     sync: Mutex<()>,
     /// Set while `Io::failure` is: writers check it without taking a lock.
     failing: AtomicBool,
+    /// Rung under `everysec` when [`SYNC_BACKLOG`] bytes wait for an fsync.
+    backlog_alarm: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for AppendLog {
@@ -198,11 +209,22 @@ impl AppendLog {
                 written_seq: next_seq.saturating_sub(1),
                 synced_seq: next_seq.saturating_sub(1),
                 failure: None,
+                backlog_reported: false,
                 sealing: None,
             }),
             sync: Mutex::new(()),
             failing: AtomicBool::new(false),
+            backlog_alarm: OnceLock::new(),
         }
+    }
+
+    /// Sets what to call (once per fsync at most, under `everysec` only) when
+    /// [`SYNC_BACKLOG`] bytes have been written since the last fsync: the
+    /// background thread that fsyncs. It is called with the log's own lock
+    /// held, so it must only signal, never call back into the log. Only the
+    /// first alarm set is kept.
+    pub fn on_backlog(&self, alarm: impl Fn() + Send + Sync + 'static) {
+        let _ = self.backlog_alarm.set(Box::new(alarm));
     }
 
     /// Continues after recovery: the next record is `next_seq`, in new segment `segment`.
@@ -364,6 +386,15 @@ impl AppendLog {
             io.unsynced.push(bytes);
         }
         io.written_seq = io.written_seq.max(last_seq);
+        if self.policy == Fsync::Everysec
+            && !io.backlog_reported
+            && io.unsynced.len() >= SYNC_BACKLOG
+        {
+            io.backlog_reported = true;
+            if let Some(alarm) = self.backlog_alarm.get() {
+                alarm();
+            }
+        }
         // Under `no` only an explicit request (close, exit) fsyncs; the barrier
         // and the background tick never ask.
         if self.policy == Fsync::No && !sync {
@@ -382,6 +413,7 @@ impl AppendLog {
             io.good_len = target.len;
         }
         io.synced_seq = io.synced_seq.max(target.seq);
+        io.backlog_reported = false;
     }
 
     fn fail(&self, io: &mut Io, message: String) -> String {
@@ -873,6 +905,35 @@ mod tests {
             });
             assert!(as_run.len() > HEADER_LEN, "{namespace:?}");
             assert_eq!(as_run, one_by_one, "{namespace:?}");
+        }
+    }
+
+    #[test]
+    fn the_backlog_alarm_rings_once_per_fsync_and_only_under_everysec() {
+        for policy in [Fsync::Everysec, Fsync::Always, Fsync::No] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = AppendLog::new(dir.path(), Arc::new(RealDisk), policy, 1, 1);
+            let rings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = rings.clone();
+            log.on_backlog(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            let value = vec![7u8; 64 << 10];
+            let write = |bytes: u64| {
+                for _ in 0..bytes.div_ceil(value.len() as u64) {
+                    log.record_put("0", b"key", &value, None);
+                    log.flush(false).unwrap();
+                }
+            };
+            write(SYNC_BACKLOG / 2);
+            assert_eq!(rings.load(Ordering::SeqCst), 0, "{policy:?}");
+            write(SYNC_BACKLOG);
+            write(SYNC_BACKLOG);
+            let once = usize::from(policy == Fsync::Everysec);
+            assert_eq!(rings.load(Ordering::SeqCst), once, "{policy:?}");
+            log.flush(true).unwrap();
+            write(SYNC_BACKLOG);
+            assert_eq!(rings.load(Ordering::SeqCst), 2 * once, "{policy:?}");
         }
     }
 

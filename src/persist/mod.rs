@@ -258,16 +258,23 @@ impl Persistence {
         Ok(keys)
     }
 
+    /// Writes the log out, fsyncs it unless the policy is `no`, and retries a
+    /// failed log. Returns a message worth showing: a new failure, or a
+    /// recovery from one.
+    pub fn sync_log(&self) -> Option<String> {
+        let had_failure = self.log.failure().is_some();
+        let flushed = self.log.flush(self.settings.fsync != Fsync::No);
+        match (flushed, had_failure) {
+            (Err(e), false) => Some(e),
+            (Ok(()), true) => Some("the append-only log works again; writes are accepted".into()),
+            _ => None,
+        }
+    }
+
     /// Runs the background duties once: fsync under `everysec`, retry a failed
     /// log, and snapshot when due. Returns a message worth showing, if any.
     pub fn tick(&self, engine: &Engine, last_snapshot: &mut Instant) -> Option<String> {
-        let had_failure = self.log.failure().is_some();
-        let flushed = self.log.flush(self.settings.fsync != Fsync::No);
-        let mut notice = match (&flushed, had_failure) {
-            (Err(e), false) => Some(e.clone()),
-            (Ok(()), true) => Some("the append-only log works again; writes are accepted".into()),
-            _ => None,
-        };
+        let mut notice = self.sync_log();
         let interval = self.settings.snapshot_interval;
         let changed = self.log.last_seq() > lock_status(&self.status).saved_seq;
         let failed_before = matches!(lock_status(&self.status).result, Some(Err(_)));
