@@ -65,12 +65,7 @@ impl Block {
                 .position(|&b| b == b'\n')
                 .map_or(self.bytes.len(), |newline| newline + 1),
         };
-        let rest = &self.bytes[start..];
-        let plain = plain::plain_ascii_len(rest);
-        let whole = rest[..plain]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |newline| newline + 1);
+        let whole = plain::plain_whole_lines(&self.bytes[start..]);
         self.plain = start..start + whole;
         if !self.split.fill(&self.bytes[self.plain.clone()]) {
             self.plain = start..start;

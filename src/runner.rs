@@ -407,14 +407,7 @@ impl<B: Backend, W: Write> Runner<B, W> {
                 let buffered = reader.waiting();
                 let (whole, split) = match reader.split_ahead() {
                     Some((whole, split)) => (whole, Some(split)),
-                    None => {
-                        let plain = plain::plain_ascii_len(buffered);
-                        let whole = buffered[..plain]
-                            .iter()
-                            .rposition(|&b| b == b'\n')
-                            .map_or(0, |newline| newline + 1);
-                        (whole, None)
-                    }
+                    None => (plain::plain_whole_lines(buffered), None),
                 };
                 if let Ok(text) = std::str::from_utf8(&buffered[..whole])
                     && !text.is_empty()

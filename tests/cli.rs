@@ -555,6 +555,44 @@ fn a_refused_put_in_a_run_of_puts_fails_on_its_own_line() {
 }
 
 #[test]
+fn refused_puts_inside_full_runs_of_puts_each_fail_on_their_own_line() {
+    // Plain puts run in runs of up to 128; with room for 200 keys the
+    // refusals start inside the second run and fill the third, and a put
+    // that replaces a key still succeeds at the limit.
+    let mut script: String = (1..=300).map(|i| format!("put k{i} v{i}\n")).collect();
+    script.push_str("put k1 again\n");
+    let refused = |line: usize| {
+        format!(
+            "line {line}: out of memory: max-keys 200 reached and policy noeviction has no key to evict\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    inmem(&dir)
+        .args(["--max-keys", "200"])
+        .write_stdin(script.clone())
+        .assert()
+        .code(1)
+        .stdout("OK\n".repeat(201))
+        .stderr((201..=300).map(refused).collect::<String>());
+    assert_eq!(
+        stdout_of(&dir, "size; get k1; get k200; exists k201"),
+        "200\nagain\nv200\nfalse\n"
+    );
+    let bailed = tempfile::tempdir().unwrap();
+    inmem(&bailed)
+        .args(["--max-keys", "200", "--bail"])
+        .write_stdin(script)
+        .assert()
+        .code(1)
+        .stdout("OK\n".repeat(200))
+        .stderr(refused(201));
+    assert_eq!(
+        stdout_of(&bailed, "size; get k1; exists k201"),
+        "200\nv1\nfalse\n"
+    );
+}
+
+#[test]
 fn stats_and_the_command_log_count_every_statement_of_a_long_script() {
     let dir = tempfile::tempdir().unwrap();
     let mut script: String = (0..3000).map(|i| format!("put k{i} v{i}\n")).collect();

@@ -62,6 +62,16 @@ pub fn plain_ascii_len(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len() - at)
 }
 
+/// Length of the plain ASCII whole lines (see [`plain_ascii_len`]) at the
+/// start of `bytes`: up to and including the last newline before the first
+/// byte that is not plain, or before the end.
+pub fn plain_whole_lines(bytes: &[u8]) -> usize {
+    bytes[..plain_ascii_len(bytes)]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |newline| newline + 1)
+}
+
 /// 0x01 in every byte.
 const ONES: u64 = u64::from_le_bytes([1; 8]);
 /// The top bit of every byte.
@@ -422,6 +432,16 @@ mod tests {
         assert_eq!(span(&words), Some(2..10));
         split_statement(b" ;", 0, &mut words);
         assert_eq!(span(&words), None);
+    }
+
+    #[test]
+    fn plain_whole_lines_end_at_the_last_newline_before_anything_not_plain() {
+        assert_eq!(plain_whole_lines(b""), 0);
+        assert_eq!(plain_whole_lines(b"put a b"), 0);
+        assert_eq!(plain_whole_lines(b"put a b\nput c"), 8);
+        assert_eq!(plain_whole_lines(b"put a b\nput c\n"), 14);
+        assert_eq!(plain_whole_lines(b"put a b\nput c\"d\"\nput e f\n"), 8);
+        assert_eq!(plain_whole_lines(b"put a \xc3\xa9\n"), 0);
     }
 
     #[test]
