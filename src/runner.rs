@@ -54,6 +54,11 @@ pub trait Backend {
     ) -> Option<PutRunOutcome> {
         None
     }
+    /// True when [`Backend::execute_put_run`] can run puts together; the
+    /// runner gathers them only then.
+    fn runs_puts_together(&self) -> bool {
+        false
+    }
     /// Holds back statistics and command-log records while statements
     /// already read run (see [`Session::hold_records`]); a remote session
     /// keeps none.
@@ -103,6 +108,10 @@ impl Backend for Session {
         follows: bool,
     ) -> Option<PutRunOutcome> {
         Session::execute_put_run(self, statements, follows)
+    }
+
+    fn runs_puts_together(&self) -> bool {
+        true
     }
 
     fn hold_records(&mut self) {
@@ -616,12 +625,14 @@ impl<B: Backend, W: Write> Runner<B, W> {
     }
 
     /// The words of a statement that may join a run of puts: `put <key>
-    /// <value>` outside a transaction, when no statement is echoed or timed.
+    /// <value>` outside a transaction, when no statement is echoed or timed,
+    /// for a backend that runs puts together.
     fn runnable_put<'a>(&self, words: &[PlainWord<'a>]) -> Option<[PlainWord<'a>; 3]> {
         let [command, key, value] = words else {
             return None;
         };
         let runnable = command.bytes.eq_ignore_ascii_case(b"put")
+            && self.session.runs_puts_together()
             && !self.settings.echo
             && !self.session.timing()
             && !self.session.in_transaction();
