@@ -5,7 +5,7 @@
 //! commands).
 
 use super::clients::ClientHandle;
-use super::resp::{Frame, Protocol};
+use super::resp::{self, Frame, Protocol};
 use super::transaction::Transaction;
 use super::{Shared, admin, introspect, reply};
 use crate::command::redis::{self, RedisSpec, global};
@@ -232,9 +232,10 @@ impl Client {
         self.show_activity();
     }
 
-    /// Runs one request and returns its reply (none for SHUTDOWN). `args`
-    /// is left for the decoder to reuse, or taken when MULTI queues them.
-    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+    /// Runs one request and returns its reply: none for SHUTDOWN, and none
+    /// for a GET, whose reply is encoded straight into `out`. `args` is left
+    /// for the decoder to reuse, or taken when MULTI queues them.
+    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>, out: &mut Vec<u8>) -> (Option<Frame>, Flow) {
         self.in_batch += 1;
         if self.in_batch == 2 {
             self.session.hold_records();
@@ -271,6 +272,21 @@ impl Client {
             self.transaction.queue(found, std::mem::take(args));
             self.handle.update(|s| s.queued += 1);
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
+        }
+        if let Found::Redis(spec) = found
+            && spec.name == "get"
+        {
+            // The commonest request: run from its words, without building an
+            // operation, and its reply encoded from the stored value.
+            let protocol = self.protocol;
+            let encode = |value: Option<&[u8]>| resp::encode_bulk(value, protocol, out);
+            if self
+                .session
+                .execute_get_after(spec.name, args, follows, encode)
+            {
+                self.follows = true;
+                return (None, Flow::Continue);
+            }
         }
         self.follows = follows;
         self.run(found, args)

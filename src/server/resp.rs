@@ -93,6 +93,15 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes what encoding `Frame::Bulk` of `bytes`, or `Frame::Null` for
+/// none, writes, straight from borrowed bytes.
+pub fn encode_bulk(bytes: Option<&[u8]>, protocol: Protocol, out: &mut Vec<u8>) {
+    match bytes {
+        Some(bytes) => write_blob(out, b'$', bytes),
+        None => encode(&Frame::Null, protocol, out),
+    }
+}
+
 /// Writes a scalar frame, or an aggregate's header with its elements queued on `pending`.
 fn encode_one<'a>(
     frame: &'a Frame,
