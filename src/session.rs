@@ -75,8 +75,10 @@ pub struct Session {
     /// Whether statistics and command-log lines are held back.
     holding: bool,
     held: Held,
+    /// When the statement running started.
+    started: Instant,
     /// The engine's time read for a statement run while records are held,
-    /// and the instant until which the statements after it reuse it.
+    /// and the instant until which the statements that start after it reuse it.
     shared_now: Option<(u64, Instant)>,
 }
 
@@ -126,6 +128,7 @@ impl Session {
             last_alias_check: (Vec::new(), None, false),
             holding: false,
             held: Held::default(),
+            started: Instant::now(),
             shared_now: None,
         }
     }
@@ -270,6 +273,7 @@ impl Session {
         text: &str,
         started: Instant,
     ) -> Result<Reply, StatementError> {
+        self.started = started;
         let spec = self.spec_of(words);
         let redis = match (spec, words.first()) {
             (None, Some(first)) => {
@@ -405,6 +409,7 @@ impl Session {
             Some((finished, _)) if follows => finished,
             _ => Instant::now(),
         };
+        self.started = started;
         let result = run(self).map_err(StatementError::from);
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
@@ -559,20 +564,20 @@ impl Session {
         self.shared_now = None;
     }
 
-    /// The engine's time for the statement about to run. While records are
-    /// held (statements run back to back, such as a pipelined batch of
-    /// requests), one reading serves the statements that start within
-    /// [`SHARED_NOW`] of the end of the statement before the reading, so a
-    /// statement sees a time at most that much older than its start.
+    /// The engine's time for the statement running. While records are held
+    /// (statements run back to back, such as a pipelined batch of requests),
+    /// one reading serves the statements that start within [`SHARED_NOW`]
+    /// of the start of the one that read it, so a statement sees a time at
+    /// most that much older than its start.
     fn engine_now(&mut self) -> u64 {
-        let last = self.last_finished.map(|(finished, _)| finished);
-        match (self.shared_now, last) {
-            (Some((now, until)), Some(last)) if self.holding && last < until => now,
+        match self.shared_now {
+            Some((now, until)) if self.holding && self.started < until => now,
             _ => {
                 let now = self.db.engine().now();
-                self.shared_now = last
-                    .filter(|_| self.holding)
-                    .and_then(|last| Some((now, last.checked_add(SHARED_NOW)?)));
+                self.shared_now = match self.started.checked_add(SHARED_NOW) {
+                    Some(until) if self.holding => Some((now, until)),
+                    _ => None,
+                };
                 now
             }
         }
