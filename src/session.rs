@@ -396,6 +396,25 @@ impl Session {
         true
     }
 
+    /// [`Session::execute_command_after`] of `set key value` (`args`, three
+    /// words), recorded under `name`: the engine stores the key and value
+    /// from `args`, as inmem's `put` does, without building an operation.
+    /// None (nothing run) while a transaction is open or for other words.
+    pub fn execute_put_after(
+        &mut self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        follows: bool,
+    ) -> Option<Result<(), CommandError>> {
+        let ([_, key, value], None) = (args, self.transaction.as_ref()) else {
+            return None;
+        };
+        let result = self.execute_timed(name, args, follows, |session| {
+            session.db.engine().put(&session.namespace, key, value)
+        });
+        Some(result.map(|_| ()))
+    }
+
     /// Runs a front-end's command with `run`, timed as
     /// [`Session::execute_command_after`] describes, and records it under `name`.
     fn execute_timed(

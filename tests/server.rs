@@ -815,6 +815,10 @@ const MIXED_REQUESTS: &[&[&str]] = &[
     &["GET", "c"],
     &["SELECT", "0"],
     &["GET", "b"],
+    &["CONFIG", "SET", "max-keys", "2"],
+    &["SET", "b", "replaced"],
+    &["SET", "full", "v"],
+    &["GET", "full"],
 ];
 
 /// Sends [`MIXED_REQUESTS`] to a fresh server, all in one write or one at
@@ -885,12 +889,25 @@ fn a_pipelined_batch_records_the_same_log_lines_and_stats_as_one_by_one() {
     assert_eq!(replies[1], bulk("1"));
     assert_eq!(replies[2], Frame::Null);
     assert!(matches!(&replies[3], Frame::Error(e) if e.contains("wrong number")));
-    assert!(stats.iter().any(|s| s == "get:calls=9"), "{stats:?}");
+    assert!(stats.iter().any(|s| s == "get:calls=10"), "{stats:?}");
     assert!(
         lines.iter().any(|l| l == "ns=0 ok get missing"),
         "{lines:?}"
     );
     assert!(lines.iter().any(|l| l == "ns=1 ok GET c"), "{lines:?}");
+    // Over the key limit (noeviction): SET without options fails as Redis's does.
+    let over = &replies[MIXED_REQUESTS.len() - 2];
+    assert!(
+        matches!(over, Frame::Error(e) if e.starts_with("OOM")),
+        "{over:?}"
+    );
+    assert_eq!(replies[MIXED_REQUESTS.len() - 3], simple("OK"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ns=0 err: ") && l.ends_with(" SET full <arguments hidden>")),
+        "{lines:?}"
+    );
     let pipelined = run_mixed_requests(true);
     assert_eq!(pipelined.0, replies);
     assert_eq!(pipelined.1, stats);

@@ -233,7 +233,8 @@ impl Client {
     }
 
     /// Runs one request and returns its reply: none for SHUTDOWN, and none
-    /// for a GET, whose reply is encoded straight into `out`. `args` is left
+    /// for GET and SET without options, whose replies are encoded straight
+    /// into `out`. `args` is left
     /// for the decoder to reuse, or taken when MULTI queues them.
     pub fn handle(&mut self, args: &mut Vec<Vec<u8>>, out: &mut Vec<u8>) -> (Option<Frame>, Flow) {
         self.in_batch += 1;
@@ -274,22 +275,46 @@ impl Client {
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
         }
         if let Found::Redis(spec) = found
-            && spec.name == "get"
+            && self.run_direct(spec, args, follows, out)
         {
-            // The commonest request: run from its words, without building an
-            // operation, and its reply encoded from the stored value.
-            let protocol = self.protocol;
-            let encode = |value: Option<&[u8]>| resp::encode_bulk(value, protocol, out);
-            if self
-                .session
-                .execute_get_after(spec.name, args, follows, encode)
-            {
-                self.follows = true;
-                return (None, Flow::Continue);
-            }
+            self.follows = true;
+            return (None, Flow::Continue);
         }
         self.follows = follows;
         self.run(found, args)
+    }
+
+    /// The commonest requests, GET and SET without options, run from their
+    /// words without building an operation, their replies encoded straight
+    /// into `out` (GET's from the stored value): false when `spec` is not
+    /// one of them or the session runs it the general way (in a transaction).
+    fn run_direct(
+        &mut self,
+        spec: &'static RedisSpec,
+        args: &[Vec<u8>],
+        follows: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match spec.name {
+            "get" => {
+                let protocol = self.protocol;
+                let encode = |value: Option<&[u8]>| resp::encode_bulk(value, protocol, out);
+                self.session
+                    .execute_get_after(spec.name, args, follows, encode)
+            }
+            "set" if args.len() == 3 => {
+                let Some(result) = self.session.execute_put_after(spec.name, args, follows) else {
+                    return false;
+                };
+                self.wrote = true;
+                match result {
+                    Ok(()) => out.extend_from_slice(b"+OK\r\n"),
+                    Err(error) => resp::encode(&reply::error(&error), self.protocol, out),
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Runs a command that passed the table checks.
