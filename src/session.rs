@@ -387,6 +387,7 @@ impl Session {
         let (Some(key), None) = (args.get(1), self.transaction.as_ref()) else {
             return false;
         };
+        // A read cannot fail: the result only makes the log line say `ok`.
         let _ = self.execute_timed(name, args, follows, |session| {
             let now = session.engine_now();
             let engine = session.db.engine();

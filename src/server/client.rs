@@ -234,8 +234,8 @@ impl Client {
 
     /// Runs one request and returns its reply: none for SHUTDOWN, and none
     /// for GET and SET without options, whose replies are encoded straight
-    /// into `out`. `args` is left
-    /// for the decoder to reuse, or taken when MULTI queues them.
+    /// into `out`. `args` is left for the decoder to reuse, or taken when
+    /// MULTI queues them.
     pub fn handle(&mut self, args: &mut Vec<Vec<u8>>, out: &mut Vec<u8>) -> (Option<Frame>, Flow) {
         self.in_batch += 1;
         if self.in_batch == 2 {
