@@ -28,6 +28,7 @@ use crate::persist::codec::{DecodeError, Put, Reader};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -96,9 +97,9 @@ pub struct Lines {
     lines: u64,
     last_named: LastNamed,
     wall: WallClock,
-    /// The last instant worked out in wall-clock milliseconds: the lines of
-    /// a run of statements share it.
-    last_ms: Option<(Instant, u64)>,
+    /// The last wall-clock millisecond worked out, and the instants it
+    /// spans: the lines of statements that finish within it share it.
+    last_ms: Option<(Range<Instant>, u64)>,
     log_values: bool,
 }
 
@@ -177,11 +178,20 @@ impl Lines {
     /// The wall-clock milliseconds of `finished` (lines of a run of
     /// statements share one reading).
     fn unix_ms(&mut self, finished: Instant) -> u64 {
-        match self.last_ms {
-            Some((at, ms)) if at == finished => ms,
+        match &self.last_ms {
+            Some((during, ms)) if during.contains(&finished) => *ms,
             _ => {
-                let ms = u64::try_from(self.wall.at(finished).as_millis()).unwrap_or(u64::MAX);
-                self.last_ms = Some((finished, ms));
+                let wall = self.wall.at(finished);
+                let ms = u64::try_from(wall.as_millis()).unwrap_or(u64::MAX);
+                // The instants of the same millisecond, worked out once, so
+                // the lines after this one compare instants rather than
+                // convert each.
+                let into_ms = Duration::from_nanos(u64::from(wall.subsec_nanos() % 1_000_000));
+                let during = finished
+                    .checked_sub(into_ms)
+                    .and_then(|from| Some(from..from.checked_add(Duration::from_millis(1))?))
+                    .unwrap_or(finished..finished);
+                self.last_ms = Some((during, ms));
                 ms
             }
         }
@@ -204,7 +214,7 @@ impl Lines {
     fn clear(&mut self) {
         self.records.clear();
         self.lines = 0;
-        let latest = self.last_ms.map(|(at, _)| at);
+        let latest = self.last_ms.as_ref().map(|(during, _)| during.start);
         if latest.is_none_or(|latest| self.wall.older_than(latest, WALL_REREAD)) {
             self.wall = WallClock::default();
             self.last_ms = None;

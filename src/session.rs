@@ -75,7 +75,16 @@ pub struct Session {
     /// Whether statistics and command-log lines are held back.
     holding: bool,
     held: Held,
+    /// When the statement running started.
+    started: Instant,
+    /// The engine's time read for a statement run while records are held,
+    /// and the instant until which the statements that start after it reuse it.
+    shared_now: Option<(u64, Instant)>,
 }
+
+/// How long statements run while records are held share one reading of
+/// the engine's clock (see [`Session::engine_now`]).
+const SHARED_NOW: Duration = Duration::from_millis(1);
 
 /// Most statements whose records a session holds back at once.
 const HELD_STATEMENTS: usize = 256;
@@ -119,6 +128,8 @@ impl Session {
             last_alias_check: (Vec::new(), None, false),
             holding: false,
             held: Held::default(),
+            started: Instant::now(),
+            shared_now: None,
         }
     }
 
@@ -262,6 +273,7 @@ impl Session {
         text: &str,
         started: Instant,
     ) -> Result<Reply, StatementError> {
+        self.started = started;
         let spec = self.spec_of(words);
         let redis = match (spec, words.first()) {
             (None, Some(first)) => {
@@ -341,24 +353,84 @@ impl Session {
         args: &[Vec<u8>],
         follows: bool,
     ) -> Result<Reply, CommandError> {
-        let started = match self.last_finished {
-            Some((finished, _)) if follows => finished,
-            _ => Instant::now(),
-        };
         if !matches!(command, Command::Op(_)) {
             // It may read the statistics or stop the process.
             self.hand_over();
         }
-        // The source text is needed only to name a statement of an open transaction.
-        let source = if self.transaction.is_some() {
-            args.iter()
-                .map(|a| grammar::quote_word(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        } else {
-            String::new()
+        self.execute_timed(name, args, follows, |session| {
+            // The source text is needed only to name a statement of an open transaction.
+            let source = if session.transaction.is_some() {
+                args.iter()
+                    .map(|a| grammar::quote_word(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                String::new()
+            };
+            session.run(command, &source)
+        })
+    }
+
+    /// [`Session::execute_command_after`] of `get key` (`args` are the
+    /// request's words), recorded under `name`: `reply` gets the value where
+    /// the engine stores it, or none, so the caller can encode its reply
+    /// without copying the value first; the engine reads the key where it
+    /// lies in `args`. Runs nothing and returns false while a transaction is
+    /// open (its reads see its own writes) or without a key.
+    pub fn execute_get_after(
+        &mut self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        follows: bool,
+        reply: impl FnOnce(Option<&[u8]>),
+    ) -> bool {
+        let (Some(key), None) = (args.get(1), self.transaction.as_ref()) else {
+            return false;
         };
-        let result = self.run(command, &source).map_err(StatementError::from);
+        // A read cannot fail: the result only makes the log line say `ok`.
+        let _ = self.execute_timed(name, args, follows, |session| {
+            let now = session.engine_now();
+            let engine = session.db.engine();
+            engine.get_with(&session.namespace, key, now, reply);
+            Ok(Reply::Nil)
+        });
+        true
+    }
+
+    /// [`Session::execute_command_after`] of `set key value` (`args`, three
+    /// words), recorded under `name`: the engine stores the key and value
+    /// from `args`, as inmem's `put` does, without building an operation.
+    /// None (nothing run) while a transaction is open or for other words.
+    pub fn execute_put_after(
+        &mut self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        follows: bool,
+    ) -> Option<Result<(), CommandError>> {
+        let ([_, key, value], None) = (args, self.transaction.as_ref()) else {
+            return None;
+        };
+        let result = self.execute_timed(name, args, follows, |session| {
+            session.db.engine().put(&session.namespace, key, value)
+        });
+        Some(result.map(|_| ()))
+    }
+
+    /// Runs a front-end's command with `run`, timed as
+    /// [`Session::execute_command_after`] describes, and records it under `name`.
+    fn execute_timed(
+        &mut self,
+        name: &'static str,
+        args: &[Vec<u8>],
+        follows: bool,
+        run: impl FnOnce(&mut Session) -> Result<Reply, CommandError>,
+    ) -> Result<Reply, CommandError> {
+        let started = match self.last_finished {
+            Some((finished, _)) if follows => finished,
+            _ => Instant::now(),
+        };
+        self.started = started;
+        let result = run(self).map_err(StatementError::from);
         let finished = Instant::now();
         self.last_elapsed = finished.saturating_duration_since(started);
         self.last_finished = Some((finished, self.db.acknowledgements()));
@@ -509,6 +581,26 @@ impl Session {
     pub fn release_records(&mut self) {
         self.hand_over();
         self.holding = false;
+        self.shared_now = None;
+    }
+
+    /// The engine's time for the statement running. While records are held
+    /// (statements run back to back, such as a pipelined batch of requests),
+    /// one reading serves the statements that start within [`SHARED_NOW`]
+    /// of the start of the one that read it, so a statement sees a time at
+    /// most that much older than its start.
+    fn engine_now(&mut self) -> u64 {
+        match self.shared_now {
+            Some((now, until)) if self.holding && self.started < until => now,
+            _ => {
+                let now = self.db.engine().now();
+                self.shared_now = match self.started.checked_add(SHARED_NOW) {
+                    Some(until) if self.holding => Some((now, until)),
+                    _ => None,
+                };
+                now
+            }
+        }
     }
 
     /// Hands over the records held back so far, so that what runs next
@@ -695,17 +787,18 @@ impl Session {
     }
 
     fn run_op(&mut self, op: Op, source: &str) -> Result<Reply, CommandError> {
-        let engine = self.db.engine();
-        match &mut self.transaction {
-            None => engine.run_owned(&self.namespace, op),
-            Some(transaction) => {
-                let reply = engine.run_in(&self.namespace, &op, &mut transaction.changes)?;
-                if op.writes() {
-                    transaction.writes.push((op, source.to_string()));
-                }
-                Ok(reply)
-            }
+        let Some(transaction) = self.transaction.as_mut() else {
+            let now = self.engine_now();
+            return self.db.engine().run_owned_at(&self.namespace, op, now);
+        };
+        let reply = self
+            .db
+            .engine()
+            .run_in(&self.namespace, &op, &mut transaction.changes)?;
+        if op.writes() {
+            transaction.writes.push((op, source.to_string()));
         }
+        Ok(reply)
     }
 
     fn batch(&mut self, source: &BatchSource) -> Result<Reply, CommandError> {

@@ -198,6 +198,28 @@ fn ttl_with_a_moved_clock() {
 }
 
 #[test]
+fn held_statements_share_a_clock_reading_for_at_most_a_millisecond() {
+    let f = fixture();
+    let mut s = Session::new(f.db.clone());
+    ok(&mut s, "put k v px 1000");
+    s.hold_records();
+    assert_eq!(ok(&mut s, "get k"), value("v"));
+    f.clock.advance(5_000);
+    // Started more than a millisecond after the statement that read the
+    // clock: it reads the clock again, and the key has expired.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(ok(&mut s, "get k"), Reply::Nil);
+    s.release_records();
+    ok(&mut s, "put j v px 1000");
+    s.hold_records();
+    assert_eq!(ok(&mut s, "get j"), value("v"));
+    f.clock.advance(5_000);
+    // Records no longer held: the next statement reads the clock afresh.
+    s.release_records();
+    assert_eq!(ok(&mut s, "get j"), Reply::Nil);
+}
+
+#[test]
 fn expire_persist_and_put_resets_ttl() {
     let f = fixture();
     let mut s = Session::new(f.db.clone());

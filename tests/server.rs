@@ -787,3 +787,129 @@ fn a_pipeline_shows_in_stats_at_once_and_every_command_reaches_the_log() {
     }
     assert!(log.contains(" get absent\n"), "{log}");
 }
+
+/// Requests whose command-log lines and statistics a pipelined batch must
+/// record as when they are sent one by one: GET hits and misses (the fast
+/// path), wrong arity, errors from the engine, connection commands, a
+/// transaction and another namespace.
+const MIXED_REQUESTS: &[&[&str]] = &[
+    &["SET", "a", "1"],
+    &["GET", "a"],
+    &["get", "missing"],
+    &["GET"],
+    &["GET", "a", "extra"],
+    &["INCR", "a"],
+    &["GET", "a"],
+    &["SET", "b", "x"],
+    &["INCR", "b"],
+    &["PING"],
+    &["MULTI"],
+    &["GET", "b"],
+    &["GET", "nothing"],
+    &["EXEC"],
+    &["DEL", "a"],
+    &["GET", "a"],
+    &["SELECT", "1"],
+    &["GET", "b"],
+    &["SET", "c", "2"],
+    &["GET", "c"],
+    &["SELECT", "0"],
+    &["GET", "b"],
+    &["CONFIG", "SET", "max-keys", "2"],
+    &["SET", "b", "replaced"],
+    &["SET", "full", "v"],
+    &["GET", "full"],
+];
+
+/// Sends [`MIXED_REQUESTS`] to a fresh server, all in one write or one at
+/// a time, and returns the replies, INFO's per-command calls and keyspace
+/// hits and misses, and the command log (timestamps and run times left out).
+fn run_mixed_requests(pipelined: bool) -> (Vec<Frame>, Vec<String>, Vec<String>) {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    let encode = |args: &[&str]| {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+        out
+    };
+    let mut replies = Vec::new();
+    if pipelined {
+        raw.send(
+            &MIXED_REQUESTS
+                .iter()
+                .flat_map(|r| encode(r))
+                .collect::<Vec<u8>>(),
+        );
+        replies.extend(MIXED_REQUESTS.iter().map(|_| raw.read()));
+    } else {
+        for request in MIXED_REQUESTS {
+            raw.send(&encode(request));
+            replies.push(raw.read());
+        }
+    }
+    let mut stats = Vec::new();
+    for section in ["commandstats", "stats"] {
+        let Frame::Bulk(info) = raw.call(&["INFO", section]) else {
+            panic!("INFO answers a bulk string");
+        };
+        let info = String::from_utf8(info).unwrap();
+        stats.extend(info.lines().filter_map(|line| {
+            let calls = line
+                .strip_prefix("cmdstat_")
+                .map(|l| l.split(",usec=").next());
+            match calls {
+                Some(calls) => calls.map(str::to_string),
+                None => line.starts_with("keyspace_").then(|| line.to_string()),
+            }
+        }));
+    }
+    assert!(server.signal("TERM").success());
+    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    let lines = log
+        .lines()
+        .map(|line| {
+            let mut words: Vec<&str> = line.split(' ').skip(1).collect();
+            let elapsed = words.iter().position(|w| {
+                w.strip_suffix("us")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            });
+            words.remove(elapsed.expect("a run time in every line"));
+            words.join(" ")
+        })
+        .collect();
+    (replies, stats, lines)
+}
+
+#[test]
+fn a_pipelined_batch_records_the_same_log_lines_and_stats_as_one_by_one() {
+    let (replies, stats, lines) = run_mixed_requests(false);
+    assert_eq!(replies[1], bulk("1"));
+    assert_eq!(replies[2], Frame::Null);
+    assert!(matches!(&replies[3], Frame::Error(e) if e.contains("wrong number")));
+    assert!(stats.iter().any(|s| s == "get:calls=10"), "{stats:?}");
+    assert!(
+        lines.iter().any(|l| l == "ns=0 ok get missing"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "ns=1 ok GET c"), "{lines:?}");
+    // Over the key limit (noeviction): SET without options fails as Redis's does.
+    let over = &replies[MIXED_REQUESTS.len() - 2];
+    assert!(
+        matches!(over, Frame::Error(e) if e.starts_with("OOM")),
+        "{over:?}"
+    );
+    assert_eq!(replies[MIXED_REQUESTS.len() - 3], simple("OK"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ns=0 err: ") && l.ends_with(" SET full <arguments hidden>")),
+        "{lines:?}"
+    );
+    let pipelined = run_mixed_requests(true);
+    assert_eq!(pipelined.0, replies);
+    assert_eq!(pipelined.1, stats);
+    assert_eq!(pipelined.2, lines);
+}

@@ -296,6 +296,25 @@ struct Data {
     watchers: Arc<watch::Registry>,
 }
 
+/// [`Data::note_key_use`] in `keyspace`, at logical time `tick`.
+fn note_key_use_in(
+    keyspace: &mut Keyspace,
+    key: &[u8],
+    found: Option<bool>,
+    tick: u64,
+    limits: Limits,
+) {
+    match found {
+        Some(false) => keyspace.counters.misses += 1,
+        Some(true) => keyspace.counters.hits += 1,
+        None => {}
+    }
+    // Recency only matters to LRU policies; others skip the bookkeeping.
+    if limits.policy.uses_recency() {
+        keyspace.touch_key(key, tick);
+    }
+}
+
 struct SnapshotSink(Box<dyn PartitionSink>);
 
 impl std::fmt::Debug for SnapshotSink {
@@ -484,23 +503,43 @@ impl Data {
         let Some(key) = op.key() else {
             return;
         };
-        let tick = self.tick;
-        // Recency only matters to LRU policies; others skip the bookkeeping.
-        let track_recency = self.limits.policy.uses_recency();
-        let keyspace = self.keyspace_mut(namespace);
-        match (op, reply) {
+        let found = match (op, reply) {
             (
                 Op::Get(_) | Op::Exists(_) | Op::Ttl(_),
                 Reply::Nil | Reply::Bool(false) | Reply::Int(-2),
-            ) => {
-                keyspace.counters.misses += 1;
-            }
-            (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => keyspace.counters.hits += 1,
-            _ => {}
-        }
-        if track_recency {
-            keyspace.touch_key(key, tick);
-        }
+            ) => Some(false),
+            (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => Some(true),
+            _ => None,
+        };
+        self.note_key_use(namespace, key, found);
+    }
+
+    /// Marks `key` used and, for a read that looked it up, counts whether
+    /// it was `found` (a hit) or not (a miss).
+    fn note_key_use(&mut self, namespace: &str, key: &[u8], found: Option<bool>) {
+        let (tick, limits) = (self.tick, self.limits);
+        note_key_use_in(self.keyspace_mut(namespace), key, found, tick, limits);
+    }
+
+    /// `get key` at `now` in a namespace: `f` of the live value, or of
+    /// none (one look-up of the namespace when it exists, the commonest case).
+    fn get_with<R>(
+        &mut self,
+        namespace: &str,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> R {
+        let (tick, limits) = (self.tick, self.limits);
+        let Some(keyspace) = self.namespaces.get_mut(namespace) else {
+            self.note_key_use(namespace, key, Some(false));
+            return f(None);
+        };
+        let value = keyspace.access(key, now).map(|entry| entry.value);
+        let found = value.is_some();
+        let answer = f(value);
+        note_key_use_in(keyspace, key, Some(found), tick, limits);
+        answer
     }
 
     /// Runs one operation on the live keyspace, applying its changes at once
@@ -685,17 +724,39 @@ impl Engine {
 
     /// Runs one operation on a namespace of the live keyspace.
     pub fn run(&self, namespace: &str, op: &Op) -> Result<Reply, CommandError> {
-        self.run_cow(namespace, Cow::Borrowed(op))
+        self.run_cow(namespace, Cow::Borrowed(op), self.now())
     }
 
     /// [`Engine::run`] on an operation the caller gives up: a `put` moves its
     /// key and value into the keyspace instead of copying them.
     pub fn run_owned(&self, namespace: &str, op: Op) -> Result<Reply, CommandError> {
-        self.run_cow(namespace, Cow::Owned(op))
+        self.run_owned_at(namespace, op, self.now())
     }
 
-    fn run_cow(&self, namespace: &str, op: Cow<'_, Op>) -> Result<Reply, CommandError> {
-        let now = self.now();
+    /// [`Engine::run_owned`] at time `now` (Unix milliseconds) that the
+    /// caller read from [`Engine::now`]: a pipelined batch of requests reads
+    /// the clock once rather than once per request.
+    pub fn run_owned_at(&self, namespace: &str, op: Op, now: u64) -> Result<Reply, CommandError> {
+        self.run_cow(namespace, Cow::Owned(op), now)
+    }
+
+    /// `get key` at time `now`, as [`Engine::run_owned_at`] runs it, from the
+    /// borrowed key (the request's own bytes, not copied into an operation):
+    /// `f` gets the value where it is stored, or none, under the engine's
+    /// lock, so a front-end can encode its reply without copying it first.
+    pub fn get_with<R>(
+        &self,
+        namespace: &str,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> R {
+        let mut data = self.lock();
+        data.tick += 1;
+        data.get_with(namespace, key, now, f)
+    }
+
+    fn run_cow(&self, namespace: &str, op: Cow<'_, Op>, now: u64) -> Result<Reply, CommandError> {
         let mut data = self.lock();
         data.tick += 1;
         if op.writes() {

@@ -5,7 +5,7 @@
 //! commands).
 
 use super::clients::ClientHandle;
-use super::resp::{Frame, Protocol};
+use super::resp::{self, Frame, Protocol};
 use super::transaction::Transaction;
 use super::{Shared, admin, introspect, reply};
 use crate::command::redis::{self, RedisSpec, global};
@@ -232,9 +232,11 @@ impl Client {
         self.show_activity();
     }
 
-    /// Runs one request and returns its reply (none for SHUTDOWN). `args`
-    /// is left for the decoder to reuse, or taken when MULTI queues them.
-    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>) -> (Option<Frame>, Flow) {
+    /// Runs one request and returns its reply: none for SHUTDOWN, and none
+    /// for GET and SET without options, whose replies are encoded straight
+    /// into `out`. `args` is left for the decoder to reuse, or taken when
+    /// MULTI queues them.
+    pub fn handle(&mut self, args: &mut Vec<Vec<u8>>, out: &mut Vec<u8>) -> (Option<Frame>, Flow) {
         self.in_batch += 1;
         if self.in_batch == 2 {
             self.session.hold_records();
@@ -272,8 +274,47 @@ impl Client {
             self.handle.update(|s| s.queued += 1);
             return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
         }
+        if let Found::Redis(spec) = found
+            && self.run_direct(spec, args, follows, out)
+        {
+            self.follows = true;
+            return (None, Flow::Continue);
+        }
         self.follows = follows;
         self.run(found, args)
+    }
+
+    /// The commonest requests, GET and SET without options, run from their
+    /// words without building an operation, their replies encoded straight
+    /// into `out` (GET's from the stored value): false when `spec` is not
+    /// one of them or the session runs it the general way (in a transaction).
+    fn run_direct(
+        &mut self,
+        spec: &'static RedisSpec,
+        args: &[Vec<u8>],
+        follows: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match spec.name {
+            "get" => {
+                let protocol = self.protocol;
+                let encode = |value: Option<&[u8]>| resp::encode_bulk(value, protocol, out);
+                self.session
+                    .execute_get_after(spec.name, args, follows, encode)
+            }
+            "set" if args.len() == 3 => {
+                let Some(result) = self.session.execute_put_after(spec.name, args, follows) else {
+                    return false;
+                };
+                self.wrote = true;
+                match result {
+                    Ok(()) => out.extend_from_slice(b"+OK\r\n"),
+                    Err(error) => resp::encode(&reply::error(&error), self.protocol, out),
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Runs a command that passed the table checks.

@@ -69,7 +69,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         loop {
             match decoder.decode_into(&mut input, &mut args) {
                 Ok(true) => {
-                    let (frame, next) = client.handle(&mut args);
+                    let (frame, next) = client.handle(&mut args, &mut output);
                     resp::keep_for_reuse(&mut args);
                     if let Some(frame) = frame {
                         resp::encode(&frame, client.protocol(), &mut output);

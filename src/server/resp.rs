@@ -93,6 +93,15 @@ pub fn encode(frame: &Frame, protocol: Protocol, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes what encoding `Frame::Bulk` of `bytes`, or `Frame::Null` for
+/// none, writes, straight from borrowed bytes.
+pub fn encode_bulk(bytes: Option<&[u8]>, protocol: Protocol, out: &mut Vec<u8>) {
+    match bytes {
+        Some(bytes) => write_blob(out, b'$', bytes),
+        None => encode(&Frame::Null, protocol, out),
+    }
+}
+
 /// Writes a scalar frame, or an aggregate's header with its elements queued on `pending`.
 fn encode_one<'a>(
     frame: &'a Frame,
@@ -419,6 +428,39 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// Most digits [`count_line`] reads: any such number fits an `i64`.
+const COUNT_DIGITS: usize = 18;
+
+/// Reads a line `tag count CR ?` starting at `at` in `buf`, scanning and
+/// parsing its digits in one pass: the count and where the next line starts
+/// (the byte after CR must have arrived, and is skipped unseen, as the
+/// step-by-step parser does). None for anything but a plain count that
+/// [`parse_i64`] reads the same (digits, no sign, no leading zero, at most
+/// [`COUNT_DIGITS`]) or a line not wholly arrived: the step-by-step parser
+/// then reads it, and reports what is wrong with it.
+fn count_line(buf: &[u8], at: usize, tag: u8) -> Option<(u64, usize)> {
+    if *buf.get(at)? != tag {
+        return None;
+    }
+    let digits = at + 1;
+    let mut count: u64 = 0;
+    let mut i = digits;
+    loop {
+        let byte = *buf.get(i)?;
+        if byte == b'\r' {
+            break;
+        }
+        if !byte.is_ascii_digit() || i - digits == COUNT_DIGITS {
+            return None;
+        }
+        count = count * 10 + u64::from(byte - b'0');
+        i += 1;
+    }
+    // No digit, or a leading zero: not a plain count.
+    let plain = !matches!(buf.get(digits..i)?, [] | [b'0', _, ..]);
+    (plain && i + 1 < buf.len()).then_some((count, i + 2))
+}
+
 /// Most arguments, and most bytes in one, whose buffers [`keep_for_reuse`]
 /// keeps: a few small ones, as most requests have.
 const REUSE_ARGS: usize = 16;
@@ -509,17 +551,7 @@ impl RequestDecoder {
     /// None for anything else, which [`RequestDecoder::step`] handles (and
     /// reports errors in); `args` then holds nothing meaningful.
     fn whole(&self, buf: &[u8], args: &mut Vec<Vec<u8>>) -> Option<usize> {
-        // A line starting at `at`: its text before CR, and where the next line starts.
-        let line = |at: usize| -> Option<(&[u8], usize)> {
-            let cr = at + buf.get(at..)?.iter().position(|&byte| byte == b'\r')?;
-            // Like the step-by-step parser, the byte after CR must have arrived; it is skipped unseen.
-            (cr + 1 < buf.len()).then(|| (&buf[at..cr], cr + 2))
-        };
-        let (count, mut at) = line(0)?;
-        let count = match count.split_first() {
-            Some((b'*', digits)) => parse_i64(digits)?,
-            _ => return None,
-        };
+        let (count, mut at) = count_line(buf, 0, b'*')?;
         let count = usize::try_from(count)
             .ok()
             .filter(|&count| count > 0 && count <= self.limits.max_multibulk_len)?;
@@ -529,11 +561,8 @@ impl RequestDecoder {
         }
         args.truncate(count);
         for i in 0..count {
-            let (length, start) = line(at)?;
-            let len = match length.split_first() {
-                Some((b'$', digits)) => usize::try_from(parse_i64(digits)?).ok()?,
-                _ => return None,
-            };
+            let (len, start) = count_line(buf, at, b'$')?;
+            let len = usize::try_from(len).ok()?;
             if len > self.limits.max_bulk_len {
                 return None;
             }
@@ -1121,6 +1150,44 @@ mod tests {
         args = vec![Vec::new(); REUSE_ARGS + 1];
         keep_for_reuse(&mut args);
         assert_eq!(args.capacity(), 0, "many arguments are not kept");
+    }
+
+    #[test]
+    fn count_lines_read_as_parse_i64_does_or_are_left_to_the_step_parser() {
+        for text in [
+            "0",
+            "1",
+            "16",
+            "999999999999999999",
+            "9999999999999999999",
+            "01",
+            "00",
+            "-1",
+            "-0",
+            "",
+            "1a",
+            " 1",
+            "+1",
+        ] {
+            let line = format!("${text}\r\n");
+            let parsed = parse_i64(text.as_bytes());
+            match count_line(line.as_bytes(), 0, b'$') {
+                Some((count, next)) => {
+                    assert_eq!(i64::try_from(count).ok(), parsed, "{text:?}");
+                    assert_eq!(next, line.len(), "{text:?}");
+                }
+                // Left to the step parser: a negative, malformed or long count.
+                None => assert!(
+                    parsed.is_none_or(|n| n < 0 || text.len() > COUNT_DIGITS),
+                    "{text:?}"
+                ),
+            }
+        }
+        // Not wholly arrived, or another line: left to the step parser.
+        assert_eq!(count_line(b"$12\r", 0, b'$'), None);
+        assert_eq!(count_line(b"$12", 0, b'$'), None);
+        assert_eq!(count_line(b"*12\r\n", 0, b'$'), None);
+        assert_eq!(count_line(b"x$3\r\n", 1, b'$'), Some((3, 5)));
     }
 
     #[test]
