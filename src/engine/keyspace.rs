@@ -11,7 +11,7 @@
 //! serialized or copied, and never for the snapshot thread.
 
 use super::packed::Packed;
-use super::table::Table;
+use super::table::{self, Table};
 use super::{EntryRef, Mutation, Store, access};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,9 +37,10 @@ pub struct Keyspace {
     bytes: u64,
     /// Counters shown by `stats`.
     pub counters: Counters,
-    /// [`Keyspace::put_all`]'s entries between making and storing them:
-    /// empty between calls, kept for its capacity.
-    staged: Vec<(usize, Packed)>,
+    /// [`Keyspace::put_all`]'s entries between making and storing them,
+    /// with their partitions and hashes: empty between calls, kept for its
+    /// capacity.
+    staged: Vec<(usize, u32, Packed)>,
 }
 
 /// Bytes an entry costs beyond its key and value (map slot, allocations, bookkeeping):
@@ -526,16 +527,18 @@ impl Keyspace {
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         let packed = Packed::new(key.as_ref(), value, expires_at, stamp.tick, stamp.access);
-        let index = partition_of(key.as_ref());
-        self.store(index, key, value, packed, expires_at, &mut snapshot);
+        let (index, hash) = (partition_of(key.as_ref()), table::hash(key.as_ref()));
+        self.store(index, key, value, (hash, packed), expires_at, &mut snapshot);
     }
 
     /// Puts each pair in order, with no deadline, as [`Keyspace::put`] of
     /// each would: all accessed at `access`, and with LRU ticks counting up
     /// from `first_tick` when given.
     ///
-    /// Every entry is made first, then each is stored: the new entries'
-    /// writes to memory not yet in the cache do not wait behind the stores.
+    /// Every entry is made first, and the slots where each will be stored
+    /// are prefetched, then each is stored: the new entries' writes to
+    /// memory not yet in the cache do not wait behind the stores, and the
+    /// stores' cache misses overlap instead of coming one after another.
     pub fn put_all(
         &mut self,
         pairs: &[(&[u8], &[u8])],
@@ -546,32 +549,32 @@ impl Keyspace {
         let mut staged = std::mem::take(&mut self.staged);
         staged.extend(pairs.iter().zip(0..).map(|((key, value), i)| {
             let tick = first_tick.map(|tick| tick + i);
-            (
-                partition_of(key),
-                Packed::new(key, value, None, tick, access),
-            )
+            let (index, hash) = (partition_of(key), table::hash(key));
+            self.parts[index].map().prefetch(hash);
+            (index, hash, Packed::new(key, value, None, tick, access))
         }));
-        for ((key, value), (index, packed)) in pairs.iter().zip(staged.drain(..)) {
-            self.store(index, *key, value, packed, None, &mut snapshot);
+        for ((key, value), (index, hash, packed)) in pairs.iter().zip(staged.drain(..)) {
+            self.store(index, *key, value, (hash, packed), None, &mut snapshot);
         }
         self.staged = staged;
     }
 
-    /// Stores `packed`, the entry of `key` and `value` with deadline
-    /// `expires_at`, in place of any entry `key` had in its partition, `index`.
+    /// Stores `packed`, the entry of `key` (whose table hash is `hash`) and
+    /// `value` with deadline `expires_at`, in place of any entry `key` had
+    /// in its partition, `index`.
     fn store<K: AsRef<[u8]> + Into<Box<[u8]>>>(
         &mut self,
         index: usize,
         key: K,
         value: &[u8],
-        packed: Packed,
+        (hash, packed): (u32, Packed),
         expires_at: Option<u64>,
         snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
     ) {
         self.touch_partition(index, snapshot);
         let new_cost = cost(key.as_ref(), value);
         // One hash and probe for both a new and an existing key.
-        match self.parts[index].map_mut().replace(packed) {
+        match self.parts[index].map_mut().replace_hashed(hash, packed) {
             Some(old) => {
                 self.bytes = self.bytes - cost(key.as_ref(), old.value()) + new_cost;
                 let old_at = old.expires_at();
