@@ -11,12 +11,10 @@
 //! serialized or copied, and never for the snapshot thread.
 
 use super::packed::Packed;
+use super::table::{self, Table};
 use super::{EntryRef, Mutation, Store, access};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// A keyed fast hash: quick on short keys, seeded per process against flooding.
-type Hasher = foldhash::fast::RandomState;
 
 /// Partitions per namespace: with a million keys each holds about a thousand,
 /// which bounds how long a writer can wait behind a snapshot copy.
@@ -39,6 +37,10 @@ pub struct Keyspace {
     bytes: u64,
     /// Counters shown by `stats`.
     pub counters: Counters,
+    /// [`Keyspace::put_all`]'s entries between making and storing them,
+    /// with their partitions and hashes: empty between calls, kept for its
+    /// capacity.
+    staged: Vec<(usize, u32, Packed)>,
 }
 
 /// Bytes an entry costs beyond its key and value (map slot, allocations, bookkeeping):
@@ -59,7 +61,7 @@ pub struct Counters {
 }
 
 /// The entries of one partition.
-type Map = HashSet<Packed, Hasher>;
+type Map = Table;
 
 /// What a written entry records about its use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -146,6 +148,7 @@ impl Default for Keyspace {
             len: 0,
             bytes: 0,
             counters: Counters::default(),
+            staged: Vec::new(),
         }
     }
 }
@@ -180,14 +183,12 @@ impl Keyspace {
         self.deadlines.len()
     }
 
-    /// Marks a key as used at logical time `tick`. The entry is taken out of
-    /// its table and put back (a table cannot change its elements in place);
-    /// the snapshot does not care, as value and deadline stay the same.
+    /// Marks a key as used at logical time `tick`, in its table's slot (the
+    /// key stays, so the slot does); the snapshot does not care, as value and
+    /// deadline stay the same.
     pub fn touch_key(&mut self, key: &[u8], tick: u64) {
-        let map = self.parts[partition_of(key)].map_mut();
-        if let Some(mut packed) = map.take(key) {
+        if let Some(packed) = self.parts[partition_of(key)].map_mut().get_mut(key) {
             packed.set_last_use(tick);
-            map.insert(packed);
         }
     }
 
@@ -503,7 +504,7 @@ impl Keyspace {
             }
             if let Some((_, key)) = self.deadlines.pop_first() {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map_mut().take(&*key) {
+                if let Some(old) = self.parts[index].map_mut().take(&key) {
                     self.len -= 1;
                     self.bytes -= cost(&key, old.value());
                     self.counters.expired += 1;
@@ -526,16 +527,18 @@ impl Keyspace {
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
         let packed = Packed::new(key.as_ref(), value, expires_at, stamp.tick, stamp.access);
-        let index = partition_of(key.as_ref());
-        self.store(index, key, value, packed, expires_at, &mut snapshot);
+        let (index, hash) = (partition_of(key.as_ref()), table::hash(key.as_ref()));
+        self.store(index, key, value, (hash, packed), expires_at, &mut snapshot);
     }
 
     /// Puts each pair in order, with no deadline, as [`Keyspace::put`] of
     /// each would: all accessed at `access`, and with LRU ticks counting up
     /// from `first_tick` when given.
     ///
-    /// Every entry is made first, then each is stored: the new entries'
-    /// writes to memory not yet in the cache do not wait behind the stores.
+    /// Every entry is made first, and the slots where each will be stored
+    /// are prefetched, then each is stored: the new entries' writes to
+    /// memory not yet in the cache do not wait behind the stores, and the
+    /// stores' cache misses overlap instead of coming one after another.
     pub fn put_all(
         &mut self,
         pairs: &[(&[u8], &[u8])],
@@ -543,37 +546,35 @@ impl Keyspace {
         first_tick: Option<u64>,
         mut snapshot: Option<(&str, &mut dyn PartitionSink)>,
     ) {
-        let entries: Vec<(usize, Packed)> = pairs
-            .iter()
-            .zip(0..)
-            .map(|((key, value), i)| {
-                let tick = first_tick.map(|tick| tick + i);
-                (
-                    partition_of(key),
-                    Packed::new(key, value, None, tick, access),
-                )
-            })
-            .collect();
-        for ((key, value), (index, packed)) in pairs.iter().zip(entries) {
-            self.store(index, *key, value, packed, None, &mut snapshot);
+        let mut staged = std::mem::take(&mut self.staged);
+        staged.extend(pairs.iter().zip(0..).map(|((key, value), i)| {
+            let tick = first_tick.map(|tick| tick + i);
+            let (index, hash) = (partition_of(key), table::hash(key));
+            self.parts[index].map().prefetch(hash);
+            (index, hash, Packed::new(key, value, None, tick, access))
+        }));
+        for ((key, value), (index, hash, packed)) in pairs.iter().zip(staged.drain(..)) {
+            self.store(index, *key, value, (hash, packed), None, &mut snapshot);
         }
+        self.staged = staged;
     }
 
-    /// Stores `packed`, the entry of `key` and `value` with deadline
-    /// `expires_at`, in place of any entry `key` had in its partition, `index`.
+    /// Stores `packed`, the entry of `key` (whose table hash is `hash`) and
+    /// `value` with deadline `expires_at`, in place of any entry `key` had
+    /// in its partition, `index`.
     fn store<K: AsRef<[u8]> + Into<Box<[u8]>>>(
         &mut self,
         index: usize,
         key: K,
         value: &[u8],
-        packed: Packed,
+        (hash, packed): (u32, Packed),
         expires_at: Option<u64>,
         snapshot: &mut Option<(&str, &mut dyn PartitionSink)>,
     ) {
         self.touch_partition(index, snapshot);
         let new_cost = cost(key.as_ref(), value);
         // One hash and probe for both a new and an existing key.
-        match self.parts[index].map_mut().replace(packed) {
+        match self.parts[index].map_mut().replace_hashed(hash, packed) {
             Some(old) => {
                 self.bytes = self.bytes - cost(key.as_ref(), old.value()) + new_cost;
                 let old_at = old.expires_at();
@@ -614,7 +615,7 @@ impl Keyspace {
             } => self.put(key, &value, expires_at, stamp, snapshot),
             Mutation::Delete(key) => {
                 let index = self.touch(&key, &mut snapshot);
-                if let Some(old) = self.parts[index].map_mut().take(&*key) {
+                if let Some(old) = self.parts[index].map_mut().take(&key) {
                     self.len -= 1;
                     self.bytes -= cost(&key, old.value());
                     self.forget_deadline(&key, old.expires_at());
@@ -649,14 +650,12 @@ impl Keyspace {
     }
 
     fn set_deadline(&mut self, index: usize, key: &[u8], at: Option<u64>, access: u32) {
-        let map = self.parts[index].map_mut();
-        let Some(mut packed) = map.take(key) else {
+        let Some(packed) = self.parts[index].map_mut().get_mut(key) else {
             return;
         };
         let old = packed.expires_at();
         packed.set_expires_at(at);
         packed.mark_access(access);
-        map.insert(packed);
         if old != at {
             self.forget_deadline(key, old);
             if let Some(at) = at {
@@ -883,6 +882,57 @@ mod tests {
             keys
         };
         assert_eq!(after.0, old);
+    }
+
+    #[test]
+    fn a_partition_grown_while_it_is_being_serialized_keeps_every_key() {
+        let mut ks = Keyspace::default();
+        let keys = keys_in(0, "k", 3000);
+        for key in &keys[..10] {
+            ks.apply(put(key, "old"));
+        }
+        ks.mark_pending();
+        let [image] = <[_; 1]>::try_from(take(&mut ks, 1)).unwrap();
+        // Writers grow the copy of partition 0 through several table sizes,
+        // and the partitions still pending are handed over as they are touched.
+        let mut sink = Collect::default();
+        let pairs: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (k.as_bytes(), &b"new"[..])).collect();
+        for run in pairs.chunks(128) {
+            ks.put_all(run, 1, None, Some(("0", &mut sink)));
+        }
+        for i in 0..3000 {
+            let key = format!("other{i}");
+            ks.put(
+                key.as_bytes(),
+                b"o",
+                None,
+                Stamp::default(),
+                Some(("0", &mut sink)),
+            );
+        }
+        assert_eq!(ks.stored_len(), 6000);
+        for key in &keys {
+            assert_eq!(
+                ks.get(key.as_bytes(), 0).map(|e| e.value),
+                Some(&b"new"[..])
+            );
+        }
+        for i in 0..3000 {
+            let key = format!("other{i}");
+            assert_eq!(ks.get(key.as_bytes(), 0).map(|e| e.value), Some(&b"o"[..]));
+        }
+        let mut held = Image::default();
+        image.dump_to(&mut held);
+        let mut old: Vec<_> = keys[..10]
+            .iter()
+            .map(|k| (k.clone().into_bytes(), b"old".to_vec(), None))
+            .collect();
+        old.sort();
+        assert_eq!(held.0, old);
+        // Partition 0 went to the snapshot thread, not to the sink; the
+        // others handed over were empty.
+        assert!(sink.0.is_empty());
+        assert!(sink.1 > 0);
     }
 
     #[test]

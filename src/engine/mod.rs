@@ -13,6 +13,7 @@ mod multi;
 mod overlay;
 mod packed;
 mod strings;
+mod table;
 mod watch;
 
 use crate::command::{Op, Reply};
