@@ -3,7 +3,7 @@
 //! entry has them, then the key and the value. A key costs one allocation
 //! and an 8-byte handle in its table's slot (a thin pointer: the header
 //! knows the allocation's length), and tables find entries by their key
-//! part (see [`Packed::key`], and the `Borrow` impl for std's sets).
+//! part (see [`Packed::key`]).
 //!
 //! Layout: `access: u32` (native order), `varint(key_len << 2 | flags)`,
 //! `varint(value_len)`, `[deadline: u64 LE]`, `[last_use: u64 LE]`, key,
@@ -23,8 +23,6 @@
 //! `clone`, whose header gives its length.
 
 use super::EntryRef;
-use std::borrow::Borrow;
-use std::hash::{Hash, Hasher};
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -380,30 +378,6 @@ fn put_varint(out: &mut [u8], mut at: usize, mut n: u64) -> usize {
     at + 1
 }
 
-impl Borrow<[u8]> for Packed {
-    #[inline]
-    fn borrow(&self) -> &[u8] {
-        self.key()
-    }
-}
-
-impl Hash for Packed {
-    /// Hashes exactly as the key slice does, so tables can be probed with `&[u8]`.
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key().hash(state);
-    }
-}
-
-impl PartialEq for Packed {
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Packed {}
-
 impl std::fmt::Debug for Packed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Packed")
@@ -419,7 +393,6 @@ impl std::fmt::Debug for Packed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     fn parts(p: &Packed) -> (Vec<u8>, Vec<u8>, Option<u64>, Option<u64>) {
         (
@@ -541,26 +514,5 @@ mod tests {
         assert_eq!(parts(&p), (b"k".to_vec(), b"v".to_vec(), None, Some(8)));
         p.set_expires_at(None);
         assert_eq!(parts(&p), (b"k".to_vec(), b"v".to_vec(), None, Some(8)));
-    }
-
-    #[test]
-    fn a_set_of_entries_is_found_by_key_alone() {
-        let mut set: HashSet<Packed, foldhash::fast::RandomState> = HashSet::default();
-        for i in 0..1000 {
-            let key = format!("key:{i}");
-            set.insert(Packed::new(key.as_bytes(), b"x", None, None, 0));
-        }
-        // Same key, other value and fields: replaces, does not add.
-        let old = set.replace(Packed::new(b"key:5", b"new", Some(9), Some(1), 0));
-        assert_eq!(old.map(|p| p.value().to_vec()), Some(b"x".to_vec()));
-        assert_eq!(set.len(), 1000);
-        let found = set.get(&b"key:5"[..]).map(parts);
-        assert_eq!(
-            found,
-            Some((b"key:5".to_vec(), b"new".to_vec(), Some(9), Some(1)))
-        );
-        assert!(!set.contains(&b"key:1000"[..]));
-        assert!(set.take(&b"key:999"[..]).is_some());
-        assert_eq!(set.len(), 999);
     }
 }
