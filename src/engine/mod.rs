@@ -388,6 +388,19 @@ impl Data {
             return self.apply(namespace, [Mutation::put(key, value, expires_at)], now);
         }
         let stamp = self.stamp(now);
+        self.with_keyspace(namespace, |keyspace, sink| {
+            keyspace.put(key, value, expires_at, stamp, sink);
+        });
+    }
+
+    /// Calls `f` with the keyspace of `namespace` (created when missing, with
+    /// one look-up when it exists) and the sink of a running snapshot, which
+    /// a write hands the partition it touches to first.
+    fn with_keyspace<R>(
+        &mut self,
+        namespace: &str,
+        f: impl FnOnce(&mut Keyspace, Option<(&str, &mut dyn PartitionSink)>) -> R,
+    ) -> R {
         let keyspace = match self.namespaces.get_mut(namespace) {
             Some(keyspace) => keyspace,
             None => self.namespaces.entry(namespace.to_string()).or_default(),
@@ -396,7 +409,7 @@ impl Data {
             .snapshot
             .as_mut()
             .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
-        keyspace.put(key, value, expires_at, stamp, sink);
+        f(keyspace, sink)
     }
 
     /// [`Data::apply_put`] of each pair in order, without a deadline, each
@@ -412,15 +425,9 @@ impl Data {
         let first_tick = self.tick + 1;
         self.tick += pairs.len() as u64;
         let Stamp { access, tick } = self.stamp(now);
-        let keyspace = match self.namespaces.get_mut(namespace) {
-            Some(keyspace) => keyspace,
-            None => self.namespaces.entry(namespace.to_string()).or_default(),
-        };
-        let sink = self
-            .snapshot
-            .as_mut()
-            .map(|s| (namespace, &mut *s.0 as &mut dyn PartitionSink));
-        keyspace.put_all(pairs, access, tick.map(|_| first_tick), sink);
+        self.with_keyspace(namespace, |keyspace, sink| {
+            keyspace.put_all(pairs, access, tick.map(|_| first_tick), sink);
+        });
     }
 
     /// Applies `mutations` to `namespace` at `now` and adds them to `log`,
