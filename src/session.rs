@@ -98,6 +98,28 @@ struct Held {
     lines: Option<cmdlog::Lines>,
 }
 
+impl Held {
+    /// Holds the samples of `count` statements named `name` that took
+    /// `elapsed` each and finished at `finished`: statements of a run (see
+    /// [`Session::execute_put_run`]) share one sample.
+    fn add(&mut self, name: &'static str, elapsed: Duration, finished: Instant, count: usize) {
+        match self.samples.last_mut() {
+            Some(last)
+                if last.finished == finished && last.elapsed == elapsed && last.command == name =>
+            {
+                last.count += count as u64;
+            }
+            _ => self.samples.push(stats::Sample {
+                command: name,
+                elapsed,
+                finished,
+                count: count as u64,
+            }),
+        }
+        self.statements += count;
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         self.hand_over();
@@ -503,23 +525,7 @@ impl Session {
         let outcome = message.as_deref().map_or(Ok(()), Err);
         if self.holding {
             let held = &mut self.held;
-            match held.samples.last_mut() {
-                // Statements of a run (see `execute_put_run`) share one sample.
-                Some(last)
-                    if last.finished == finished
-                        && last.elapsed == elapsed
-                        && last.command == name =>
-                {
-                    last.count += 1;
-                }
-                _ => held.samples.push(stats::Sample {
-                    command: name,
-                    elapsed,
-                    finished,
-                    count: 1,
-                }),
-            }
-            held.statements += 1;
+            held.add(name, elapsed, finished, 1);
             if let Some(lines) = held.lines.as_mut() {
                 lines.push(&self.namespace, words, outcome, elapsed, finished);
             }
@@ -538,23 +544,9 @@ impl Session {
     /// together (a run, see [`Session::execute_put_run`]): what
     /// [`Session::finish`] of each holds back, in one go.
     fn finish_puts<W: AsRef<[u8]>>(&mut self, statements: &[[W; 3]], finished: Instant) {
-        let (name, elapsed) = ("put", self.last_elapsed);
-        let count = statements.len() as u64;
+        let elapsed = self.last_elapsed;
         let held = &mut self.held;
-        match held.samples.last_mut() {
-            Some(last)
-                if last.finished == finished && last.elapsed == elapsed && last.command == name =>
-            {
-                last.count += count;
-            }
-            _ => held.samples.push(stats::Sample {
-                command: name,
-                elapsed,
-                finished,
-                count,
-            }),
-        }
-        held.statements += statements.len();
+        held.add("put", elapsed, finished, statements.len());
         if let Some(lines) = held.lines.as_mut() {
             lines.push_all(&self.namespace, statements, elapsed, finished);
         }
