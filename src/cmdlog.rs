@@ -145,22 +145,11 @@ impl Lines {
         let start = self.records.len();
         encode_head(&mut self.records, &line);
         let head = start..self.records.len();
-        // What a statement hides depends on the command its first word
-        // names and on how many words it has: the same as the first
-        // statement's when its first word is the same.
-        let mut first: Option<(&[u8], Option<Hide>)> = None;
         for (i, words) in statements.iter().enumerate() {
             if i > 0 {
                 self.records.extend_from_within(head.clone());
             }
-            let hidden = match first {
-                Some((word, hidden)) if word == words[0].as_ref() => hidden,
-                _ => {
-                    let hidden = self.hidden(words);
-                    first.get_or_insert((words[0].as_ref(), hidden));
-                    hidden
-                }
-            };
+            let hidden = self.hidden(words);
             encode_words(&mut self.records, words, hidden);
         }
         self.lines += statements.len() as u64;
