@@ -60,9 +60,6 @@ pub struct Counters {
     pub expired: u64,
 }
 
-/// The entries of one partition.
-type Map = Table;
-
 /// What a written entry records about its use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stamp {
@@ -77,17 +74,17 @@ struct Partition {
     /// The entries, each holding its key, value, deadline, last access and
     /// LRU tick (the tick only while an LRU policy is in force), while
     /// `shared` holds none.
-    own: Map,
+    own: Table,
     /// The entries while they are shared with a snapshot thread serializing
     /// them (see [`Partition::share`] and [`Partition::map_mut`]).
-    shared: Option<Arc<Map>>,
+    shared: Option<Arc<Table>>,
     /// True while a snapshot still needs this partition's pre-change contents.
     pending: bool,
 }
 
 impl Partition {
     /// The entries.
-    fn map(&self) -> &Map {
+    fn map(&self) -> &Table {
         self.shared.as_deref().unwrap_or(&self.own)
     }
 
@@ -97,7 +94,7 @@ impl Partition {
     /// no check of a shared count, which is an atomic operation that waits
     /// for every write before it to reach the cache.
     #[inline]
-    fn map_mut(&mut self) -> &mut Map {
+    fn map_mut(&mut self) -> &mut Table {
         if self.shared.is_some()
             && let Some(shared) = self.shared.take()
         {
@@ -107,7 +104,7 @@ impl Partition {
     }
 
     /// The entries, shared with a snapshot thread that serializes them.
-    fn share(&mut self) -> Arc<Map> {
+    fn share(&mut self) -> Arc<Table> {
         let own = &mut self.own;
         self.shared
             .get_or_insert_with(|| Arc::new(std::mem::take(own)))
@@ -116,7 +113,7 @@ impl Partition {
 
     /// Drops every entry (a snapshot thread holding them keeps its own).
     fn clear(&mut self) {
-        self.own = Map::default();
+        self.own = Table::default();
         self.shared = None;
     }
 }
@@ -127,7 +124,7 @@ impl Partition {
 #[derive(Debug)]
 pub struct PartitionImage {
     namespace: Arc<str>,
-    map: Arc<Map>,
+    map: Arc<Table>,
 }
 
 impl PartitionImage {
