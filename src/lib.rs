@@ -422,8 +422,46 @@ fn spawn_persistence(
 
 #[cfg(test)]
 mod tests {
-    use super::{Quiet, Stop, Woken};
+    use super::{Db, Options, PERSIST_INTERVAL, Quiet, Stop, Woken};
+    use crate::persist::log::SYNC_BACKLOG;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_backlog_under_everysec_is_fsynced_before_the_next_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = Options::new(dir.path());
+        options.active_expiry = false;
+        options.command_log = None;
+        options.persistence.snapshot_interval = Duration::ZERO;
+        options.persistence.compact_threshold = 0;
+        let opened = Instant::now();
+        let db = Db::open(options).unwrap();
+        let log = db.persistence().log();
+        let value = vec![b'v'; 64 << 10];
+        // Up to the write that rings the alarm, and no further: the fsync it
+        // asks for then covers every record.
+        while log.unsynced_bytes() < SYNC_BACKLOG {
+            db.engine().put("0", b"key", &value).unwrap();
+            db.acknowledge().unwrap();
+        }
+        let wanted = log.last_seq();
+        let ready = Instant::now();
+        let tick = opened + PERSIST_INTERVAL;
+        while log.synced_seq() < wanted && Instant::now() < tick + PERSIST_INTERVAL {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let synced = Instant::now();
+        assert!(log.synced_seq() >= wanted, "the backlog was never fsynced");
+        // Only the alarm can have fsynced it before the first tick (unless
+        // writing took so long that the tick came first).
+        if ready + PERSIST_INTERVAL / 4 < tick {
+            assert!(
+                synced < tick,
+                "fsynced {:?} after writing, not before the tick",
+                synced - ready
+            );
+        }
+    }
 
     #[test]
     fn a_nudge_wakes_the_persistence_wait_once_and_a_stop_wins() {
