@@ -325,6 +325,9 @@ impl Db {
     /// and the front-end must stop.
     pub fn acknowledge(&self) -> Result<(), String> {
         self.acknowledgements.fetch_add(1, Ordering::Relaxed);
+        if let Some(fatal) = self.fatal() {
+            return Err(fatal);
+        }
         self.persistence.acknowledge().inspect_err(|e| {
             lock(&self.fatal).get_or_insert_with(|| e.clone());
         })

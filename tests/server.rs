@@ -319,22 +319,28 @@ fn many_concurrent_clients_write_without_loss() {
 
 #[test]
 fn concurrent_clients_under_always_are_all_answered_and_survive_kill_9() {
-    let dir = dir();
-    let server = Server::start(dir.path(), &["--appendfsync", "always", "--threads", "2"]);
-    on_connections(server.port, 16, |t, con| {
-        for i in 0..150 {
-            let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+    // One connection thread (the default on two cores), where the group
+    // commit waits for the other ready connections, and two, where threads
+    // fsync side by side.
+    for threads in ["1", "2"] {
+        let dir = dir();
+        let args = ["--appendfsync", "always", "--threads", threads];
+        let server = Server::start(dir.path(), &args);
+        on_connections(server.port, 16, |t, con| {
+            for i in 0..150 {
+                let _: () = con.set(format!("t{t}:{i}"), i).unwrap();
+            }
+        });
+        // Every reply above was an acknowledgement: each write was fsynced first.
+        assert!(!server.signal("KILL").success());
+        let server = Server::start(dir.path(), &[]);
+        let mut con = server.connect();
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size, 16 * 150, "{threads} threads");
+        for t in 0..16 {
+            let last: i64 = con.get(format!("t{t}:149")).unwrap();
+            assert_eq!(last, 149, "{threads} threads");
         }
-    });
-    // Every reply above was an acknowledgement: each write was fsynced first.
-    assert!(!server.signal("KILL").success());
-    let server = Server::start(dir.path(), &[]);
-    let mut con = server.connect();
-    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(size, 16 * 150);
-    for t in 0..16 {
-        let last: i64 = con.get(format!("t{t}:149")).unwrap();
-        assert_eq!(last, 149);
     }
 }
 

@@ -184,6 +184,12 @@ impl SimDisk {
         gate.waiting >= n
     }
 
+    /// How many syncs have gone through so far (failed ones included; not
+    /// those still held, nor those after a power cut).
+    pub fn syncs(&self) -> u64 {
+        self.state.syncs.load(Ordering::SeqCst)
+    }
+
     /// Bytes written to the file at `path` but not yet synced.
     pub fn unsynced_len(&self, path: &Path) -> usize {
         let files = self.state.files.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,8 +5,8 @@
 
 use super::Shared;
 use super::client::{Client, Flow};
+use super::durability;
 use super::resp::{self, Frame, Limits, RequestDecoder};
-use crate::persist::log::Fsync;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         }
         client.end_batch();
         if client.take_wrote()
-            && let Err(failure) = acknowledge(&shared).await
+            && let Err(failure) = durability::acknowledge(&shared.db).await
         {
             // Nothing unlogged is acknowledged: the replies are dropped.
             output.clear();
@@ -126,20 +126,4 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     let _ = stream.shutdown().await;
     shared.clients.unregister(handle.id);
     tracing::debug!(id = handle.id, %addr, "client disconnected");
-}
-
-/// Makes the log safe for the writes just run. Under `always` the shared sync
-/// thread fsyncs for every waiting connection at once (group commit); under
-/// `everysec` and `no` the records only need to reach the operating system,
-/// which one write call does right here.
-async fn acknowledge(shared: &Shared) -> Result<(), String> {
-    if shared.db.persistence().settings().fsync == Fsync::Always {
-        let seq = shared.db.persistence().log().last_seq();
-        shared.syncer.wait(seq).await
-    } else {
-        // Let the other connections ready on this thread run their commands
-        // first, so one write to the log covers all of them.
-        tokio::task::yield_now().await;
-        shared.db.acknowledge()
-    }
 }

@@ -16,7 +16,6 @@ mod transaction;
 
 use crate::Db;
 use clients::Clients;
-use durability::Syncer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,7 +90,6 @@ pub struct Shared {
     pub settings: ServeSettings,
     /// Connected clients.
     pub clients: Clients,
-    syncer: Arc<Syncer>,
     /// Set to true to stop the server.
     shutdown: watch::Sender<bool>,
     /// The RESP and HTTP ports actually bound.
@@ -154,7 +152,6 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
         db: db.clone(),
         settings: settings.clone(),
         clients: Clients::default(),
-        syncer: Syncer::start(db.clone()),
         shutdown,
         ports: (resp_addr.port(), http_addr.map(|a| a.port())),
         started_unix: SystemTime::now()
@@ -206,7 +203,6 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
     if drained.is_err() {
         tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}");
     }
-    shared.syncer.stop();
     if shared.fatal.load(Ordering::SeqCst) {
         return Err(ServeError::LogFailed);
     }
