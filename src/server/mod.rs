@@ -112,6 +112,14 @@ pub fn run(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
         builder.worker_threads(settings.threads);
         builder
     };
+    let sleeping = db.clone();
+    // Command-log lines are written by the connection thread while it has
+    // nothing else to do, rather than by the log's own thread beside it.
+    builder.on_thread_park(move || {
+        if let Some(log) = sleeping.command_log() {
+            log.write_here();
+        }
+    });
     let runtime = builder
         .enable_all()
         .thread_name("inmem-net")
