@@ -18,7 +18,9 @@
 //! in a compact form (hidden words left out) and hands them, in batches, to a
 //! `tracing_appender::non_blocking` worker thread, which formats the lines and writes them to a
 //! size-capped [`Rotating`] file (`command.log`, `command.log.1`, … up to
-//! [`LogSettings::keep`]). [`CommandLog::flush`] waits until every line recorded
+//! [`LogSettings::keep`]). A thread with time to spare (the server's, before
+//! it sleeps) formats and writes the batch itself instead
+//! ([`CommandLog::write_here`]). [`CommandLog::flush`] waits until every line recorded
 //! before it has been written, by counting lines in and out (see [`Progress`]).
 
 use crate::command::grammar;

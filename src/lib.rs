@@ -40,7 +40,7 @@ use persist::Persistence;
 use persist::recovery::Report;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -192,7 +192,7 @@ pub struct Db {
     stats: stats::Stats,
     command_log: Option<Arc<cmdlog::CommandLog>>,
     notifier: Arc<Mutex<Notifier>>,
-    fatal: Mutex<Option<String>>,
+    fatal: OnceLock<String>,
     stop: Arc<Stop>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -251,7 +251,7 @@ impl Db {
             notifier: Arc::new(Mutex::new(Box::new(|message: &str| {
                 eprintln!("inmem: {message}")
             }))),
-            fatal: Mutex::new(None),
+            fatal: OnceLock::new(),
             stop: Arc::new(Stop::default()),
             threads: Mutex::new(Vec::new()),
         });
@@ -325,11 +325,11 @@ impl Db {
     /// and the front-end must stop.
     pub fn acknowledge(&self) -> Result<(), String> {
         self.acknowledgements.fetch_add(1, Ordering::Relaxed);
-        if let Some(fatal) = self.fatal() {
-            return Err(fatal);
+        if let Some(fatal) = self.fatal.get() {
+            return Err(fatal.clone());
         }
         self.persistence.acknowledge().inspect_err(|e| {
-            lock(&self.fatal).get_or_insert_with(|| e.clone());
+            self.fatal.get_or_init(|| e.clone());
         })
     }
 
@@ -342,7 +342,7 @@ impl Db {
 
     /// The failure that stopped acknowledgements, if any.
     pub fn fatal(&self) -> Option<String> {
-        lock(&self.fatal).clone()
+        self.fatal.get().cloned()
     }
 
     /// Stops the background threads and writes and fsyncs the log.
