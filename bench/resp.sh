@@ -149,6 +149,10 @@ summary() {
 }
 
 cases=" ${CASES:-pipelined unpipelined always} "
+for case in $cases; do
+    [[ $case == pipelined || $case == unpipelined || $case == always ]] ||
+        die "unknown case '$case' in CASES (pipelined, unpipelined, always)"
+done
 always_n=$((n / 4))
 if [[ $cases == *" pipelined "* ]]; then
     log "pipelined: -t set,get -n $n -r 100000 -d 16 -c 50 -P 16 (everysec), $rounds rounds"

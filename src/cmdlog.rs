@@ -404,7 +404,11 @@ impl CommandLog {
         if batch.len() < HERE_BYTES || self.queued.load(Ordering::SeqCst) > 0 {
             return false;
         }
-        let mut sink = lock_sink(&self.sink);
+        // Busy (the writer thread is writing or rotating the file): not now,
+        // rather than keep the caller waiting.
+        let Ok(mut sink) = self.sink.try_lock() else {
+            return false;
+        };
         // The sink's lock is taken before the batch's is let go: a batch sent
         // after this one waits for it at the sink.
         let mut records = std::mem::take(&mut sink.records);
@@ -514,6 +518,8 @@ impl Drop for WorkerSink {
         let mut sink = lock_sink(&self.sink);
         sink.flush_lines();
         sink.progress.close();
+        // Nothing more comes through the worker: `write_here` may go on.
+        self.queued.store(0, Ordering::SeqCst);
     }
 }
 

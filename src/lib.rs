@@ -328,9 +328,9 @@ impl Db {
         if let Some(fatal) = self.fatal.get() {
             return Err(fatal.clone());
         }
-        self.persistence.acknowledge().inspect_err(|e| {
-            self.fatal.get_or_init(|| e.clone());
-        })
+        self.persistence
+            .acknowledge()
+            .map_err(|e| self.fatal.get_or_init(|| e).clone())
     }
 
     /// How many times [`Db::acknowledge`] has been called: a front-end

@@ -1085,11 +1085,20 @@ fn always_fault_case(fault: Fault) -> FaultOutcome {
     if ack_error.is_none() {
         assert!(db.fatal().is_none(), "{context}");
     } else {
-        // This front-end stopped, but a library embedder's other sessions go
-        // on once the disk works again: the background syncer's retry repairs
-        // the log, and what they acknowledge then survives alongside the rest.
+        // This front-end stopped, and once `Db::acknowledge` has failed it
+        // refuses for good. A
+        // library embedder that acknowledges through the persistence layer
+        // itself goes on once the disk works again: the retry repairs the
+        // log, and what it acknowledges then survives alongside the rest.
         probe.stmt.store(stmts.len(), Ordering::SeqCst);
         sim.heal();
+        if let Some(fatal) = db.fatal() {
+            assert_eq!(
+                db.acknowledge(),
+                Err(fatal),
+                "{context}: the failure stands"
+            );
+        }
         db.persistence()
             .log()
             .flush(true)

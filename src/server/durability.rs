@@ -5,10 +5,12 @@
 //! ready on its thread run its commands, then makes the log safe: one write
 //! to the operating system (and, under `always`, one fsync) covers the
 //! records of all of them, and the connections after it find theirs safe
-//! already. Redis's event loop does the same before it sleeps. While that
-//! fsync runs the thread serves no one else; under `always` every writer on
-//! it waits for the fsync anyway, and a connection that only reads waits at
-//! most one fsync.
+//! already, much as Redis's event loop writes its log once before it sleeps.
+//! While that fsync runs the thread serves no one else, readers included
+//! (unlike Redis, a read that ran before it has been answered already).
+//! With several connection threads (`--threads`), a thread's queue is only
+//! its own, so groups are smaller and threads fsync side by side, queueing
+//! on the log.
 
 use crate::Db;
 use std::future::poll_fn;

@@ -52,7 +52,10 @@ pub struct ServeSettings {
 }
 
 /// The default number of connection threads: one per core but one, which is
-/// left to the acknowledgement (fsync) thread, snapshots and expiry.
+/// left to snapshots, the command log's writer and expiry.
+/// How often the server looks whether a front-end met a log failure.
+const FAILURE_CHECK: Duration = Duration::from_secs(1);
+
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -186,6 +189,9 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
         ));
     }
     let mut stopping = shared.shutdown.subscribe();
+    // A log failure met by any front-end (an HTTP write, say) stops the
+    // server too: nothing more may be acknowledged.
+    let mut failure_check = tokio::time::interval(FAILURE_CHECK);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -200,6 +206,10 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             _ = stopping.wait_for(|stop| *stop) => break,
+            _ = failure_check.tick() => if db.fatal().is_some() {
+                tracing::error!("the append-only log failed; the server is stopping");
+                break;
+            },
         }
     }
     drop(listener);
@@ -211,7 +221,7 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
     if drained.is_err() {
         tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}");
     }
-    if shared.fatal.load(Ordering::SeqCst) {
+    if shared.fatal.load(Ordering::SeqCst) || db.fatal().is_some() {
         return Err(ServeError::LogFailed);
     }
     Ok(())
