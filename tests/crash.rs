@@ -1372,22 +1372,6 @@ fn a_full_disk_behaves_like_a_failed_write() {
 #[cfg(target_os = "linux")]
 #[test]
 fn binary_under_always_exits_3_when_the_log_cannot_be_written() {
-    use std::os::unix::process::CommandExt;
-
-    #[repr(C)]
-    struct RLimit {
-        cur: u64,
-        max: u64,
-    }
-    unsafe extern "C" {
-        fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
-        fn signal(signum: i32, handler: usize) -> usize;
-    }
-    const RLIMIT_FSIZE: i32 = 1;
-    const SIGXFSZ: i32 = 25;
-    const SIG_IGN: usize = 1;
-    const LIMIT: u64 = 4096;
-
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(BIN);
     command
@@ -1397,20 +1381,7 @@ fn binary_under_always_exits_3_when_the_log_cannot_be_written() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            signal(SIGXFSZ, SIG_IGN);
-            let limit = RLimit {
-                cur: LIMIT,
-                max: LIMIT,
-            };
-            if setrlimit(RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_file_size(&mut command);
     let mut child = command.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -1456,6 +1427,125 @@ fn binary_under_always_exits_3_when_the_log_cannot_be_written() {
         "binary under always: exit 3 after {acked} acknowledged writes; restart: {}",
         restart_stderr.trim()
     );
+}
+
+/// Limits the files `command` writes to 4 KiB (RLIMIT_FSIZE, SIGXFSZ
+/// ignored), so the kernel refuses longer log writes with EFBIG.
+#[cfg(target_os = "linux")]
+fn limit_file_size(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+
+    #[repr(C)]
+    struct RLimit {
+        cur: u64,
+        max: u64,
+    }
+    unsafe extern "C" {
+        fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const RLIMIT_FSIZE: i32 = 1;
+    const SIGXFSZ: i32 = 25;
+    const SIG_IGN: usize = 1;
+    const LIMIT: u64 = 4096;
+
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            signal(SIGXFSZ, SIG_IGN);
+            let limit = RLimit {
+                cur: LIMIT,
+                max: LIMIT,
+            };
+            if setrlimit(RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The server under `always`: a log failure met by an HTTP write (not a
+/// RESP connection) stops the whole server with exit code 3 too, rather
+/// than leaving it running and refusing every later write.
+#[cfg(target_os = "linux")]
+#[test]
+fn server_under_always_exits_3_when_an_http_write_cannot_be_logged() {
+    use std::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--appendfsync",
+            "always",
+            "serve",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    limit_file_size(&mut command);
+    let mut child = command.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("HTTP on http://") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no listening line"
+        );
+    }
+    let http = line.trim().rsplit_once("http://").unwrap().1.to_string();
+    let mut statuses = Vec::new();
+    for i in 0..2000 {
+        let body = format!("{{\"value\": \"value-{i:04}\"}}");
+        let request = format!(
+            "PUT /v1/keys/key{i:04} HTTP/1.1\r\nHost: {http}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let Ok(mut stream) = TcpStream::connect(&http) else {
+            break; // the server has stopped
+        };
+        let mut response = String::new();
+        if stream.write_all(request.as_bytes()).is_err()
+            || stream.read_to_string(&mut response).is_err()
+        {
+            break;
+        }
+        let status = response.split(' ').nth(1).unwrap_or("").to_string();
+        let refused = status == "503";
+        statuses.push(status);
+        if refused {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("503"),
+        "{statuses:?}"
+    );
+    assert!(statuses.len() > 10, "{statuses:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server kept running after the log failed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(3), "{status:?}: {rest}");
 }
 
 /// Found by the model test: a key saved in snapshot.db with a deadline, then
