@@ -10,7 +10,6 @@ use super::resp::{self, Frame, Limits, RequestDecoder};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -101,7 +100,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                 format!("ERR the append-only log failed, the server is stopping: {failure}");
             resp::encode(&Frame::Error(message), client.protocol(), &mut output);
             let _ = stream.write_all(&output).await;
-            shared.fatal.store(true, Ordering::SeqCst);
             let _ = shared.shutdown.send(true);
             break 'connection;
         }

@@ -17,7 +17,6 @@ mod transaction;
 use crate::Db;
 use clients::Clients;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -51,11 +50,11 @@ pub struct ServeSettings {
     pub threads: usize,
 }
 
-/// The default number of connection threads: one per core but one, which is
-/// left to snapshots, the command log's writer and expiry.
 /// How often the server looks whether a front-end met a log failure.
 const FAILURE_CHECK: Duration = Duration::from_secs(1);
 
+/// The default number of connection threads: one per core but one, which is
+/// left to snapshots, the command log's writer and expiry.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -99,7 +98,6 @@ pub struct Shared {
     pub ports: (u16, Option<u16>),
     /// Unix seconds when the server started.
     pub started_unix: u64,
-    fatal: AtomicBool,
 }
 
 /// Runs the server until SHUTDOWN, SIGINT or SIGTERM. Prints one line to
@@ -169,7 +167,6 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs(),
-        fatal: AtomicBool::new(false),
     });
     let mut line = format!("inmem: serving RESP on {resp_addr}");
     if let Some(addr) = http_addr {
@@ -221,7 +218,7 @@ async fn serve(db: Arc<Db>, settings: ServeSettings) -> Result<(), ServeError> {
     if drained.is_err() {
         tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}");
     }
-    if shared.fatal.load(Ordering::SeqCst) || db.fatal().is_some() {
+    if db.fatal().is_some() {
         return Err(ServeError::LogFailed);
     }
     Ok(())
