@@ -7,6 +7,7 @@ use inmem::server::resp::Frame;
 use redis::Commands;
 use std::io::Write;
 use std::process::Command;
+use std::time::{Duration, Instant};
 use support::{Server, bulk, error, have, simple};
 
 fn dir() -> tempfile::TempDir {
@@ -786,8 +787,20 @@ fn a_pipeline_shows_in_stats_at_once_and_every_command_reaches_the_log() {
     for _ in 0..500 {
         assert_eq!(raw.read(), simple("OK"));
     }
+    // While the server runs, the lines reach the file too, as `tail -f`
+    // would see them (written by the server thread when it goes idle, or
+    // pushed within a second).
+    let path = dir.path().join("command.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&path).is_ok_and(|log| log.contains(" SET log499 ")) {
+        assert!(
+            Instant::now() < deadline,
+            "the lines never reached the file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(server.signal("TERM").success());
-    let log = std::fs::read_to_string(dir.path().join("command.log")).unwrap();
+    let log = std::fs::read_to_string(&path).unwrap();
     for i in 0..500 {
         assert!(log.contains(&format!(" SET log{i} ")), "log{i} missing");
     }
