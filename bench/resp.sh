@@ -16,6 +16,9 @@
 # every figure is the median over ROUNDS rounds, and each line ends with the
 # throughput ratio inmem/redis and both p50/p99 latencies, e.g.
 #   pipelined SET: inmem 812000 rps (p50 0.9 p99 1.5 ms), redis 650000 rps (...) -> 1.25x
+# followed by the ratio within each round (the two servers ran back to back),
+# with its median and range: the paired view, which the machine's drift from
+# round to round does not move.
 #
 # Usage: bench/resp.sh [N] [ROUNDS]           (defaults: 1000000 3)
 # CASES (default "pipelined unpipelined always") picks the cases to run.
@@ -146,6 +149,20 @@ summary() {
     r=$(awk -v a="${i[0]}" -v b="${i[3]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     printf '%-11s %-4s inmem %9.0f rps (p50 %s p99 %s ms), redis %9.0f rps (p50 %s p99 %s ms) -> %sx (target %s)\n' \
         "$case" "$test" "${i[0]}" "${i[1]}" "${i[2]}" "${i[3]}" "${i[4]}" "${i[5]}" "$r" "$target"
+    paired "$case" "$test"
+}
+
+# paired CASE TEST: each round's inmem/redis ratio (the two ran back to back,
+# so drift of the machine between rounds cancels), their median and range.
+paired() {
+    local -a inmem redis ratios=()
+    read -ra inmem <<<"${results["$1 inmem $2 rps"]}"
+    read -ra redis <<<"${results["$1 redis $2 rps"]}"
+    for k in "${!inmem[@]}"; do
+        ratios+=("$(awk -v a="${inmem[k]}" -v b="${redis[k]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+    done
+    printf '%-16s per round: %s -> median %sx, range %s-%sx\n' "" "${ratios[*]}" "$(printf "%.2f" "$(median "${ratios[@]}")")" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)" "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)"
 }
 
 cases=" ${CASES:-pipelined unpipelined always} "
