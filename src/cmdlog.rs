@@ -273,6 +273,8 @@ impl CommandLog {
             format: LineFormat::default(),
             text: Vec::new(),
             records: Vec::new(),
+            #[cfg(test)]
+            panic_on_write: false,
         }));
         let queued = Arc::new(AtomicU64::new(0));
         let worker = WorkerSink {
@@ -416,6 +418,10 @@ impl CommandLog {
         self.progress.sent.fetch_add(batch.lines, Ordering::SeqCst);
         batch.clear();
         drop(batch);
+        // Counted in above, these lines are counted out by `flush_lines`;
+        // should formatting them panic instead, `flush` must not wait for
+        // them for ever (the worker thread's sink closes it the same way).
+        let _close_on_panic = CloseOnPanic(&self.progress);
         let _ = sink.write(&records);
         sink.flush_lines();
         records.clear();
@@ -491,6 +497,17 @@ impl Progress {
     }
 }
 
+/// Closes [`Progress`] if dropped while its thread panics.
+struct CloseOnPanic<'a>(&'a Progress);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
+}
+
 /// What the worker thread writes to: the shared sink, counting batches out.
 struct WorkerSink {
     sink: Arc<Mutex<Sink>>,
@@ -541,6 +558,9 @@ struct Sink {
     text: Vec<u8>,
     /// A spare record buffer, swapped with the batch's by `write_here`.
     records: Vec<u8>,
+    /// Makes `write` panic, standing for a bug in formatting (tests only).
+    #[cfg(test)]
+    panic_on_write: bool,
 }
 
 /// Formatted lines gathered before they are handed to the writer thread.
@@ -591,6 +611,8 @@ impl Write for Sink {
     /// reported on diagnostics and the lines dropped; the worker is told it
     /// succeeded, so it carries on.
     fn write(&mut self, records: &[u8]) -> io::Result<usize> {
+        #[cfg(test)]
+        assert!(!self.panic_on_write, "a sink told to panic");
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.format.format_all(records, &mut text);
@@ -1547,6 +1569,28 @@ mod tests {
         record_gets(&log, 401, 1);
         log.flush();
         assert_eq!(logged_keys(dir.path()).len(), 402);
+    }
+
+    #[test]
+    fn a_panic_while_writing_here_does_not_leave_flush_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(CommandLog::open(dir.path(), LogSettings::default()).unwrap());
+        record_gets(&log, 0, 400);
+        lock_sink(&log.sink).panic_on_write = true;
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| log.write_here()));
+        assert!(panicked.is_err(), "the sink did not panic");
+        // The lines counted in were never counted out: without the close,
+        // `flush` would wait for them for ever.
+        let (done, flushed) = std::sync::mpsc::channel();
+        let flushing = log.clone();
+        std::thread::spawn(move || {
+            flushing.flush();
+            let _ = done.send(());
+        });
+        assert!(
+            flushed.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "flush kept waiting after the panic"
+        );
     }
 
     #[test]
