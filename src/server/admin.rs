@@ -9,8 +9,11 @@ use crate::command::redis;
 use crate::config;
 use crate::engine::ENTRY_OVERHEAD;
 use crate::error::CommandError;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod client_filters;
+
+pub use client_filters::{client_kill, client_list};
 
 fn bulk(text: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(text.into())
@@ -327,55 +330,4 @@ pub fn shutdown_mode(args: &[Vec<u8>]) -> Result<bool, CommandError> {
         }
     }
     Ok(save)
-}
-
-/// CLIENT KILL: the old `ip:port` form, or `ID id`, `ADDR ip:port`, `LADDR`, `SKIPME`.
-pub fn client_kill(shared: &Arc<Shared>, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
-    let clients = shared.clients.list();
-    if args.len() == 1 {
-        let addr = String::from_utf8_lossy(&args[0]);
-        let target = clients.iter().find(|c| c.addr.to_string() == addr);
-        return match target {
-            Some(client) => {
-                client.kill();
-                Ok(Frame::Simple("OK".into()))
-            }
-            None => Err(bad("No such client")),
-        };
-    }
-    if !args.len().is_multiple_of(2) {
-        return Err(bad("syntax error"));
-    }
-    let mut id = None;
-    let mut addr = None;
-    let mut laddr = None;
-    for pair in args.chunks(2) {
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        match pair[0].to_ascii_lowercase().as_slice() {
-            b"id" => {
-                id = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| bad("client-id should be greater than 0"))?,
-                )
-            }
-            b"addr" => addr = Some(value),
-            b"laddr" => laddr = Some(value),
-            b"skipme" | b"maxage" | b"type" | b"user" => {}
-            _ => return Err(bad("syntax error")),
-        }
-    }
-    let mut killed = 0;
-    for client in clients {
-        let matches = id.is_none_or(|id| id == client.id)
-            && addr.as_ref().is_none_or(|a| *a == client.addr.to_string())
-            && laddr
-                .as_ref()
-                .is_none_or(|a| *a == client.local.to_string());
-        if matches {
-            client.kill();
-            killed += 1;
-        }
-    }
-    Ok(Frame::Integer(killed))
 }
