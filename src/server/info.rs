@@ -90,7 +90,10 @@ fn fields(shared: &Shared, section: &str) -> Vec<(String, String)> {
         }
         "clients" => pairs(vec![
             ("connected_clients", shared.clients.len().to_string()),
-            ("maxclients", shared.settings.maxclients.to_string()),
+            (
+                "maxclients",
+                shared.clients.max(shared.settings.maxclients).to_string(),
+            ),
             ("blocked_clients", "0".into()),
         ]),
         "memory" => {
