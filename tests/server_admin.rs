@@ -507,3 +507,84 @@ fn help_and_unknown_subcommands_answer_as_redis_does() {
         );
     }
 }
+
+/// The `field:value` lines of an INFO reply's sections, and the headings.
+fn info(raw: &mut support::Raw, sections: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+    let mut args = vec!["INFO"];
+    args.extend_from_slice(sections);
+    let body = text(raw.call(&args));
+    let headings = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(str::to_string)
+        .collect();
+    let fields = body
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (headings, fields)
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("INFO lacks {name}"))
+}
+
+#[test]
+fn info_has_replication_and_cluster_sections_in_redis_order() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    for db in ["10", "2", "0"] {
+        assert_eq!(raw.call(&["SELECT", db]), simple("OK"));
+        assert_eq!(raw.call(&["SET", "k", "v"]), simple("OK"));
+    }
+    let (headings, fields) = info(&mut raw, &[]);
+    assert_eq!(
+        headings,
+        [
+            "Server",
+            "Clients",
+            "Memory",
+            "Persistence",
+            "Stats",
+            "Replication",
+            "Cluster",
+            "Keyspace"
+        ]
+    );
+    let run_id = field(&fields, "run_id");
+    assert!(
+        run_id.len() == 40 && run_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{run_id}"
+    );
+    assert_eq!(field(&fields, "hz"), "10");
+    assert_eq!(field(&fields, "role"), "master");
+    assert_eq!(field(&fields, "connected_slaves"), "0");
+    assert_eq!(field(&fields, "master_failover_state"), "no-failover");
+    assert_eq!(field(&fields, "master_repl_offset"), "0");
+    assert_eq!(field(&fields, "master_replid").len(), 40);
+    assert_ne!(field(&fields, "master_replid"), run_id);
+    assert_eq!(field(&fields, "cluster_enabled"), "0");
+    assert_eq!(field(&fields, "mem_allocator"), "mimalloc");
+    let dbs: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k.starts_with("db"))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(dbs, ["db0", "db2", "db10"]);
+    let (headings, _) = info(&mut raw, &["all"]);
+    assert_eq!(
+        headings[headings.len() - 4..],
+        ["Replication", "Commandstats", "Cluster", "Keyspace"]
+    );
+    let (headings, fields) = info(&mut raw, &["REPLICATION"]);
+    assert_eq!(headings, ["Replication"]);
+    assert_eq!(field(&fields, "second_repl_offset"), "-1");
+    let (_, again) = info(&mut raw, &["server"]);
+    assert_eq!(field(&again, "run_id"), run_id, "one id per server run");
+}
