@@ -3,14 +3,18 @@
 //! SHUTDOWN's options.
 
 use super::client::{Client, unknown_subcommand};
+use super::info;
 use super::resp::Frame;
-use super::{Shared, info};
 use crate::command::redis;
-use crate::config;
 use crate::engine::ENTRY_OVERHEAD;
 use crate::error::CommandError;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod client_filters;
+mod config;
+mod help;
+
+pub use client_filters::{client_kill, client_list};
 
 fn bulk(text: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(text.into())
@@ -34,13 +38,14 @@ pub fn run(
             format: "txt".into(),
             text: info::render(&shared, &args[1..]).into_bytes(),
         }),
-        "config" => config_command(client, sub.unwrap_or_default(), args),
+        "config" => config::command(client, sub.unwrap_or_default(), args),
         "save" => {
             db.persistence()
                 .save(db.engine())
                 .map_err(CommandError::Persistence)?;
             Ok(Frame::Simple("OK".into()))
         }
+        "bgsave" if !bgsave_args_valid(args) => Err(bad("syntax error")),
         "bgsave" | "bgrewriteaof" => {
             let background = shared.clone();
             std::thread::Builder::new()
@@ -81,153 +86,13 @@ pub fn run(
     }
 }
 
-fn config_command(
-    client: &mut Client,
-    sub: &[u8],
-    args: &[Vec<u8>],
-) -> Result<Frame, CommandError> {
-    let db = &client.shared.db;
-    match sub {
-        b"get" if args.len() >= 3 => {
-            let settings = settings(&client.shared);
-            let mut pairs = Vec::new();
-            for pattern in &args[2..] {
-                let pattern = pattern.to_ascii_lowercase();
-                for (name, value) in &settings {
-                    let matched = crate::engine::glob::glob_match(&pattern, name.as_bytes());
-                    if matched && !pairs.iter().any(|(n, _): &(String, String)| n == name) {
-                        pairs.push((name.clone(), value.clone()));
-                    }
-                }
-            }
-            Ok(Frame::Map(
-                pairs.into_iter().map(|(n, v)| (bulk(n), bulk(v))).collect(),
-            ))
-        }
-        b"set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
-            for pair in args[2..].chunks(2) {
-                let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-                let value = String::from_utf8_lossy(&pair[1]).into_owned();
-                let ours = match name.as_str() {
-                    "maxmemory-policy" => "eviction",
-                    "maxmemory" => "maxmemory",
-                    other if config::NAMES.contains(&other) => other,
-                    _ => {
-                        return Err(bad(format!(
-                            "Unknown option or number of arguments for CONFIG SET - '{name}'"
-                        )));
-                    }
-                };
-                let value = if ours == "maxmemory" {
-                    parse_memory(&value).ok_or_else(|| {
-                        bad(format!(
-                            "CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
-                        ))
-                    })?
-                    .to_string()
-                } else {
-                    value
-                };
-                config::set(db, ours, &value).map_err(|e| {
-                    bad(format!(
-                        "CONFIG SET failed (possibly related to argument '{name}') - {e}"
-                    ))
-                })?;
-            }
-            Ok(Frame::Simple("OK".into()))
-        }
-        b"resetstat" if args.len() == 2 => {
-            db.stats().reset();
-            db.engine().reset_counters();
-            Ok(Frame::Simple("OK".into()))
-        }
-        b"get" | b"set" | b"resetstat" => Err(bad(format!(
-            "wrong number of arguments for 'config|{}' command",
-            String::from_utf8_lossy(sub)
-        ))),
-        _ => Err(unknown_subcommand(sub, "CONFIG")),
+/// BGSAVE takes nothing, or SCHEDULE (a save starts at once either way).
+fn bgsave_args_valid(args: &[Vec<u8>]) -> bool {
+    match args {
+        [_] => true,
+        [_, option] => option.eq_ignore_ascii_case(b"schedule"),
+        _ => false,
     }
-}
-
-/// A byte count with Redis's optional unit (`100mb`, `1gb`, `512kb`, `10k`).
-fn parse_memory(text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(lower.len());
-    let (digits, unit) = lower.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let scale: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(scale)
-}
-
-/// Every setting CONFIG GET shows: inmem's own names and the Redis names that
-/// clients and tools (redis-benchmark, redis-cli) ask for.
-fn settings(shared: &Shared) -> Vec<(String, String)> {
-    let db = &shared.db;
-    let mut out: Vec<(String, String)> = Vec::new();
-    if let Ok(crate::command::Reply::Map(fields)) = config::get(db, None) {
-        for (name, value) in fields {
-            if let crate::command::Reply::Value(bytes) = value {
-                out.push((name, String::from_utf8_lossy(&bytes).into_owned()));
-            }
-        }
-    }
-    let limits = db.engine().limits();
-    let persistence = db.persistence().settings();
-    let interval = persistence.snapshot_interval.as_secs();
-    let fixed = [
-        ("maxmemory", limits.maxmemory.unwrap_or(0).to_string()),
-        ("maxmemory-policy", limits.policy.name().to_string()),
-        ("maxmemory-samples", "5".to_string()),
-        ("appendonly", "yes".to_string()),
-        (
-            "appendfsync",
-            format!("{:?}", persistence.fsync).to_ascii_lowercase(),
-        ),
-        (
-            "save",
-            if interval == 0 {
-                String::new()
-            } else {
-                format!("{interval} 1")
-            },
-        ),
-        (
-            "databases",
-            crate::command::redis::global::DATABASES.to_string(),
-        ),
-        ("maxclients", shared.settings.maxclients.to_string()),
-        ("port", shared.ports.0.to_string()),
-        ("bind", shared.settings.bind.clone()),
-        ("dir", db.data_dir().display().to_string()),
-        ("dbfilename", "snapshot.db".to_string()),
-        (
-            "requirepass",
-            shared.settings.requirepass.clone().unwrap_or_default(),
-        ),
-        ("timeout", "0".to_string()),
-        ("proto-max-bulk-len", (512u64 << 20).to_string()),
-        (
-            "client-query-buffer-limit",
-            super::QUERY_BUFFER_LIMIT.to_string(),
-        ),
-    ];
-    for (name, value) in fixed {
-        if !out.iter().any(|(n, _)| n == name) {
-            out.push((name.to_string(), value));
-        }
-    }
-    out
 }
 
 fn object(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, CommandError> {
@@ -235,13 +100,11 @@ fn object(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, Co
         if args.len() == 3 {
             Ok(&args[2])
         } else {
-            Err(bad(format!(
-                "wrong number of arguments for 'object|{}' command",
-                String::from_utf8_lossy(sub)
-            )))
+            Err(subcommand_arity("object", sub))
         }
     };
     match sub {
+        b"help" if args.len() == 2 => Ok(help::help("OBJECT", help::OBJECT)),
         b"encoding" => {
             let key = needs_key()?;
             Ok(value_of(client, key).map_or(Frame::Null, |value| {
@@ -271,7 +134,8 @@ fn object(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, Co
                 Frame::Integer(i64::try_from(seconds).unwrap_or(i64::MAX))
             }))
         }
-        _ => Err(unknown_subcommand(sub, "OBJECT")),
+        b"help" => Err(subcommand_arity("object", sub)),
+        _ => Err(unknown_subcommand(&args[1], "OBJECT")),
     }
 }
 
@@ -300,82 +164,56 @@ fn value_of(client: &Client, key: &[u8]) -> Option<Vec<u8>> {
 
 fn memory(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, CommandError> {
     match sub {
-        b"usage"
-            if args.len() == 3 || (args.len() == 5 && args[3].eq_ignore_ascii_case(b"samples")) =>
-        {
-            if args.len() == 5 {
-                redis::parse_int(&args[4])?;
+        b"usage" if args.len() >= 3 => {
+            // SAMPLES counts nested values Redis samples; strings need none.
+            let mut options = &args[3..];
+            while let Some(option) = options.first() {
+                match options.get(1) {
+                    Some(count) if option.eq_ignore_ascii_case(b"samples") => {
+                        if redis::parse_int(count)? < 0 {
+                            return Err(bad("syntax error"));
+                        }
+                        options = &options[2..];
+                    }
+                    _ => return Err(bad("syntax error")),
+                }
             }
             Ok(value_of(client, &args[2]).map_or(Frame::Null, |value| {
                 Frame::Integer((args[2].len() + value.len()) as i64 + ENTRY_OVERHEAD as i64)
             }))
         }
-        b"usage" => Err(bad("syntax error")),
-        _ => Err(unknown_subcommand(sub, "MEMORY")),
+        b"help" if args.len() == 2 => Ok(help::help("MEMORY", help::MEMORY)),
+        b"usage" | b"help" => Err(subcommand_arity("memory", sub)),
+        _ => Err(unknown_subcommand(&args[1], "MEMORY")),
     }
+}
+
+/// Redis's wrong-arity error for a subcommand (`'memory|usage'`).
+fn subcommand_arity(command: &str, sub: &[u8]) -> CommandError {
+    bad(format!(
+        "wrong number of arguments for '{command}|{}' command",
+        String::from_utf8_lossy(sub)
+    ))
 }
 
 /// SHUTDOWN's options: true when a snapshot should be written first.
+/// NOSAVE with SAVE, or ABORT with anything, is a syntax error as in Redis.
 pub fn shutdown_mode(args: &[Vec<u8>]) -> Result<bool, CommandError> {
-    let mut save = false;
+    let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
     for arg in args {
         match arg.to_ascii_lowercase().as_slice() {
             b"save" => save = true,
-            b"nosave" | b"now" | b"force" => {}
-            b"abort" => return Err(bad("No shutdown in progress.")),
+            b"nosave" => nosave = true,
+            b"now" | b"force" => other = true,
+            b"abort" => abort = true,
             _ => return Err(bad("syntax error")),
         }
     }
-    Ok(save)
-}
-
-/// CLIENT KILL: the old `ip:port` form, or `ID id`, `ADDR ip:port`, `LADDR`, `SKIPME`.
-pub fn client_kill(shared: &Arc<Shared>, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
-    let clients = shared.clients.list();
-    if args.len() == 1 {
-        let addr = String::from_utf8_lossy(&args[0]);
-        let target = clients.iter().find(|c| c.addr.to_string() == addr);
-        return match target {
-            Some(client) => {
-                client.kill();
-                Ok(Frame::Simple("OK".into()))
-            }
-            None => Err(bad("No such client")),
-        };
-    }
-    if !args.len().is_multiple_of(2) {
+    if (save && nosave) || (abort && (save || nosave || other)) {
         return Err(bad("syntax error"));
     }
-    let mut id = None;
-    let mut addr = None;
-    let mut laddr = None;
-    for pair in args.chunks(2) {
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        match pair[0].to_ascii_lowercase().as_slice() {
-            b"id" => {
-                id = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| bad("client-id should be greater than 0"))?,
-                )
-            }
-            b"addr" => addr = Some(value),
-            b"laddr" => laddr = Some(value),
-            b"skipme" | b"maxage" | b"type" | b"user" => {}
-            _ => return Err(bad("syntax error")),
-        }
+    if abort {
+        return Err(bad("No shutdown in progress."));
     }
-    let mut killed = 0;
-    for client in clients {
-        let matches = id.is_none_or(|id| id == client.id)
-            && addr.as_ref().is_none_or(|a| *a == client.addr.to_string())
-            && laddr
-                .as_ref()
-                .is_none_or(|a| *a == client.local.to_string());
-        if matches {
-            client.kill();
-            killed += 1;
-        }
-    }
-    Ok(Frame::Integer(killed))
+    Ok(save)
 }

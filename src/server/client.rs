@@ -552,23 +552,13 @@ impl Client {
                     .update(|s| s.name = Some(name).filter(|n| !n.is_empty()));
                 ok()
             }),
-            (b"list", _) => Ok(Frame::Verbatim {
-                format: "txt".into(),
-                text: self
-                    .shared
-                    .clients
-                    .list()
-                    .iter()
-                    .map(|c| format!("{}\n", c.describe()))
-                    .collect::<String>()
-                    .into_bytes(),
-            }),
+            (b"list", _) => admin::client_list(&self.shared, &args[2..]),
             (b"info", 2) => Ok(Frame::Verbatim {
                 format: "txt".into(),
                 text: format!("{}\n", self.handle.describe()).into_bytes(),
             }),
             (b"kill", n) if n >= 3 => {
-                let result = admin::client_kill(&self.shared, &args[2..]);
+                let result = admin::client_kill(&self.shared, self.handle.id, &args[2..]);
                 let killed_self = self.handle.is_killed();
                 return match result {
                     Ok(frame) if killed_self => (Some(frame), Flow::Close),

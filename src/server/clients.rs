@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -147,6 +147,8 @@ pub struct Clients {
     pub total_connections: AtomicU64,
     /// Connections refused by `--maxclients`.
     pub rejected: AtomicU64,
+    /// The limit CONFIG SET maxclients chose, 0 while `--maxclients` holds.
+    max_override: AtomicUsize,
 }
 
 impl Clients {
@@ -154,15 +156,31 @@ impl Clients {
         self.all.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a new connection unless `max` are connected already.
+    /// The most clients allowed: CONFIG SET maxclients's value, else
+    /// `configured` (`--maxclients`).
+    pub fn max(&self, configured: usize) -> usize {
+        match self.max_override.load(Ordering::Relaxed) {
+            0 => configured,
+            chosen => chosen,
+        }
+    }
+
+    /// CONFIG SET maxclients: later connections past `max` are turned away
+    /// (those connected stay, as in Redis).
+    pub fn set_max(&self, max: usize) {
+        self.max_override.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// Registers a new connection unless the most allowed (`configured`,
+    /// or CONFIG SET maxclients's value) are connected already.
     pub fn register(
         &self,
         addr: SocketAddr,
         local: SocketAddr,
-        max: usize,
+        configured: usize,
     ) -> Option<Arc<ClientHandle>> {
         let mut all = self.lock();
-        if all.len() >= max {
+        if all.len() >= self.max(configured) {
             self.rejected.fetch_add(1, Ordering::Relaxed);
             return None;
         }

@@ -4,28 +4,72 @@
 use super::Shared;
 use crate::stats;
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
-/// Section names in the order `INFO` and `INFO all` print them.
-const SECTIONS: [&str; 7] = [
+/// Section names in the order `INFO all` prints them (Redis's order; inmem
+/// has no CPU, Modules, Errorstats or Latencystats sections).
+const SECTIONS: [&str; 9] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
-    "keyspace",
+    "replication",
     "commandstats",
+    "cluster",
+    "keyspace",
 ];
 
 /// Sections shown by a bare `INFO` (Redis leaves commandstats out).
-const DEFAULT: [&str; 6] = [
+const DEFAULT: [&str; 8] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
+    "replication",
+    "cluster",
     "keyspace",
 ];
+
+/// 40 random hex digits, as Redis's run_id and replication id are: SipHash
+/// under the process's random keys (std's `RandomState`), so each server
+/// run gets new ones.
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut id = String::with_capacity(48);
+    for part in 0u64..3 {
+        let mut hasher = state.build_hasher();
+        hasher.write_u64(part);
+        hasher.write_u32(std::process::id());
+        let _ = write!(id, "{:016x}", hasher.finish());
+    }
+    id.truncate(40);
+    id
+}
+
+/// This server run's id (INFO's run_id).
+fn run_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(random_id)
+}
+
+/// The replication id a master without replicas still shows (master_replid).
+fn replication_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(random_id)
+}
+
+/// The order keyspace lines are printed in: `dbN` lines by number, as
+/// Redis does, then inmem's named namespaces by name.
+fn keyspace_order(name: &str) -> (bool, u64, &str) {
+    match name.parse::<u64>() {
+        Ok(n) if name.bytes().all(|b| b.is_ascii_digit()) => (false, n, name),
+        _ => (true, 0, name),
+    }
+}
 
 /// The INFO text for the requested sections (`all`, `everything`, `default` or names).
 pub fn render(shared: &Shared, requested: &[Vec<u8>]) -> String {
@@ -77,9 +121,13 @@ fn fields(shared: &Shared, section: &str) -> Vec<(String, String)> {
                 ("os", std::env::consts::OS.to_string()),
                 ("arch_bits", (usize::BITS).to_string()),
                 ("process_id", std::process::id().to_string()),
+                ("run_id", run_id().to_string()),
                 ("tcp_port", shared.ports.0.to_string()),
                 ("uptime_in_seconds", uptime.to_string()),
                 ("uptime_in_days", (uptime / 86_400).to_string()),
+                // What CONFIG GET hz shows; inmem's timers do not depend on it.
+                ("hz", "10".into()),
+                ("configured_hz", "10".into()),
                 (
                     "executable",
                     std::env::current_exe()
@@ -90,7 +138,10 @@ fn fields(shared: &Shared, section: &str) -> Vec<(String, String)> {
         }
         "clients" => pairs(vec![
             ("connected_clients", shared.clients.len().to_string()),
-            ("maxclients", shared.settings.maxclients.to_string()),
+            (
+                "maxclients",
+                shared.clients.max(shared.settings.maxclients).to_string(),
+            ),
             ("blocked_clients", "0".into()),
         ]),
         "memory" => {
@@ -109,6 +160,8 @@ fn fields(shared: &Shared, section: &str) -> Vec<(String, String)> {
                 ),
                 ("maxmemory_policy", limits.policy.name().to_string()),
                 ("max_keys", limits.max_keys.unwrap_or(0).to_string()),
+                // The allocator `inmem serve` is built with (src/main.rs).
+                ("mem_allocator", "mimalloc".into()),
             ])
         }
         "persistence" => {
@@ -177,25 +230,44 @@ fn fields(shared: &Shared, section: &str) -> Vec<(String, String)> {
                 ("keyspace_misses", sum(&|n| n.counters.misses)),
             ])
         }
-        "keyspace" => namespaces
-            .iter()
-            .filter(|n| n.keys > 0)
-            .map(|n| {
-                let label = if n.name.bytes().all(|b| b.is_ascii_digit()) {
-                    format!("db{}", n.name)
-                } else {
-                    format!("ns_{}", n.name)
-                };
-                (
-                    label,
-                    format!(
-                        "keys={},expires={},avg_ttl=0",
-                        n.keys,
-                        n.expiring.min(n.keys)
-                    ),
-                )
-            })
-            .collect(),
+        "replication" => pairs(vec![
+            ("role", "master".into()),
+            ("connected_slaves", "0".into()),
+            ("master_failover_state", "no-failover".into()),
+            ("master_replid", replication_id().to_string()),
+            ("master_replid2", "0".repeat(40)),
+            ("master_repl_offset", "0".into()),
+            ("second_repl_offset", "-1".into()),
+            ("repl_backlog_active", "0".into()),
+            ("repl_backlog_first_byte_offset", "0".into()),
+            ("repl_backlog_histlen", "0".into()),
+        ]),
+        "cluster" => pairs(vec![("cluster_enabled", "0".into())]),
+        "keyspace" => {
+            let mut live: Vec<_> = namespaces.iter().filter(|n| n.keys > 0).collect();
+            live.sort_by(|a, b| keyspace_order(&a.name).cmp(&keyspace_order(&b.name)));
+            live.into_iter()
+                .map(|n| {
+                    let label = if n.name.bytes().all(|b| b.is_ascii_digit()) {
+                        format!("db{}", n.name)
+                    } else {
+                        format!("ns_{}", n.name)
+                    };
+                    (
+                        label,
+                        // avg_ttl: Redis estimates it from the keys its expiry
+                        // cycle samples (0 until it has some); the engine keeps
+                        // no such estimate, and walking every expiring key for
+                        // INFO would cost too much, so it stays 0.
+                        format!(
+                            "keys={},expires={},avg_ttl=0",
+                            n.keys,
+                            n.expiring.min(n.keys)
+                        ),
+                    )
+                })
+                .collect()
+        }
         "commandstats" => db
             .stats()
             .latency()
