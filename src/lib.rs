@@ -63,6 +63,12 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Run the background thread that removes expired keys.
     pub active_expiry: bool,
+    /// Run the background thread that fsyncs the log under `everysec`,
+    /// retries a failed log, takes snapshots, pushes the command log and
+    /// releases memory. Tests that must decide every fsync themselves turn
+    /// it off: under `always`, even with snapshots off, its tick fsyncs
+    /// records nobody has acknowledged yet and repairs a failed log.
+    pub background_persistence: bool,
     /// Durability settings.
     pub persistence: persist::Settings,
     /// Capacity limits and eviction policy.
@@ -84,6 +90,7 @@ impl Options {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             active_expiry: true,
+            background_persistence: true,
             persistence: persist::Settings::default(),
             limits: engine::Limits::default(),
             command_log: Some(cmdlog::LogSettings::default()),
@@ -261,14 +268,16 @@ impl Db {
         if options.active_expiry {
             threads.push(spawn_expiry(db.engine.clone(), db.stop.clone()));
         }
-        threads.push(spawn_persistence(
-            db.engine.clone(),
-            db.persistence.clone(),
-            db.command_log.clone(),
-            db.stop.clone(),
-            db.notifier.clone(),
-            options.release_memory,
-        ));
+        if options.background_persistence {
+            threads.push(spawn_persistence(
+                db.engine.clone(),
+                db.persistence.clone(),
+                db.command_log.clone(),
+                db.stop.clone(),
+                db.notifier.clone(),
+                options.release_memory,
+            ));
+        }
         *lock(&db.threads) = threads;
         Ok(db)
     }

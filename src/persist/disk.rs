@@ -69,7 +69,9 @@ impl Disk for RealDisk {
 }
 
 /// A disk whose unsynced writes live in memory until `sync`, so a test can
-/// "cut the power" and keep only what was synced (plus a torn prefix of the rest).
+/// "cut the power" and keep only what was synced (plus a torn prefix of the
+/// rest). A sync keeps only what was written before it was called, however
+/// long it is held, as the least a real one promises.
 #[derive(Debug, Clone, Default)]
 pub struct SimDisk {
     state: Arc<SimState>,
@@ -95,26 +97,31 @@ struct SimState {
 #[derive(Debug, Default)]
 struct Gate {
     closed: bool,
+    /// Syncs the closed gate still lets through (the ones held first).
+    passes: usize,
     /// Syncs waiting at the closed gate.
     waiting: usize,
 }
 
 impl SimState {
-    /// Waits while the gate is closed (counting as a sync in flight).
+    /// Waits while the gate is closed and lets no more syncs through
+    /// (counting as a sync in flight meanwhile).
     fn pass_gate(&self) {
         let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        if !gate.closed {
-            return;
+        if gate.closed && gate.passes == 0 {
+            gate.waiting += 1;
+            self.gate_changed.notify_all();
+            while gate.closed && gate.passes == 0 {
+                gate = self
+                    .gate_changed
+                    .wait(gate)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            gate.waiting -= 1;
         }
-        gate.waiting += 1;
-        self.gate_changed.notify_all();
-        while gate.closed {
-            gate = self
-                .gate_changed
-                .wait(gate)
-                .unwrap_or_else(|p| p.into_inner());
+        if gate.closed {
+            gate.passes -= 1;
         }
-        gate.waiting -= 1;
     }
 }
 
@@ -160,7 +167,8 @@ impl SimDisk {
     }
 
     /// Makes every sync from now on wait (as a slow fsync would) until
-    /// [`SimDisk::release_syncs`]; an injected sync failure is decided after the wait.
+    /// [`SimDisk::release_syncs`], or until [`SimDisk::let_syncs_through`]
+    /// lets it go on; an injected sync failure is decided after the wait.
     pub fn hold_syncs(&self) {
         let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
         gate.closed = true;
@@ -170,6 +178,15 @@ impl SimDisk {
     pub fn release_syncs(&self) {
         let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
         gate.closed = false;
+        gate.passes = 0;
+        self.state.gate_changed.notify_all();
+    }
+
+    /// While syncs are held, lets `n` more through (held ones first) and
+    /// goes on holding the rest.
+    pub fn let_syncs_through(&self, n: usize) {
+        let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
+        gate.passes += n;
         self.state.gate_changed.notify_all();
     }
 
@@ -262,12 +279,21 @@ impl DiskFile for SimFile {
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
+        // Only what was written before the call is sure to be synced: bytes
+        // written while it is held stay unsynced, the worst a disk may do.
+        let before = self
+            .file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pending
+            .len();
         self.state.pass_gate();
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
         let n = self.state.syncs.fetch_add(1, Ordering::SeqCst) + 1;
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let synced = before.min(file.pending.len());
         if n == self.state.fail_sync.load(Ordering::SeqCst) {
             // As Linux may after a failed writeback: the unsynced pages are
             // dropped (marked clean), so a later fsync would not bring them
@@ -280,16 +306,16 @@ impl DiskFile for SimFile {
             // Deleted while open (a log segment trimmed by a snapshot): a real
             // fsync of the open descriptor succeeds, and the bytes go nowhere.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                file.synced_len += file.pending.len() as u64;
-                file.pending.clear();
+                file.synced_len += synced as u64;
+                file.pending.drain(..synced);
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
-        real.write_all(&file.pending)?;
+        real.write_all(&file.pending[..synced])?;
         real.sync_data()?;
-        file.synced_len += file.pending.len() as u64;
-        file.pending.clear();
+        file.synced_len += synced as u64;
+        file.pending.drain(..synced);
         Ok(())
     }
 
@@ -406,6 +432,57 @@ mod tests {
         g.sync().unwrap();
         disk.cut_power(100).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn held_syncs_go_on_only_as_many_as_are_let_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = SimDisk::new();
+        let f: Arc<dyn DiskFile> = disk.create(&dir.path().join("f")).unwrap().into();
+        disk.hold_syncs();
+        let syncing: Vec<_> = (0..2)
+            .map(|_| {
+                let f = f.clone();
+                std::thread::spawn(move || f.sync())
+            })
+            .collect();
+        let patience = Duration::from_secs(10);
+        assert!(disk.wait_for_held_syncs(2, patience));
+        disk.let_syncs_through(1);
+        let deadline = std::time::Instant::now() + patience;
+        while disk.syncs() < 1 {
+            assert!(std::time::Instant::now() < deadline, "no sync went on");
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(disk.syncs(), 1, "more syncs went on than were let through");
+        disk.release_syncs();
+        for sync in syncing {
+            sync.join().unwrap().unwrap();
+        }
+        assert_eq!(disk.syncs(), 2);
+    }
+
+    #[test]
+    fn a_held_sync_keeps_only_what_was_written_before_it_was_called() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let disk = SimDisk::new();
+        let f: Arc<dyn DiskFile> = disk.create(&path).unwrap().into();
+        f.write_all(b"before").unwrap();
+        disk.hold_syncs();
+        let syncing = {
+            let f = f.clone();
+            std::thread::spawn(move || f.sync())
+        };
+        assert!(disk.wait_for_held_syncs(1, Duration::from_secs(10)));
+        f.write_all(b"-during").unwrap();
+        disk.release_syncs();
+        syncing.join().unwrap().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"before");
+        assert_eq!(disk.unsynced_len(&path), b"-during".len());
+        disk.cut_power(0).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"before");
     }
 
     #[test]

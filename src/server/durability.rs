@@ -48,23 +48,40 @@ async fn after_the_ready_tasks() {
 mod tests {
     use super::*;
     use crate::Options;
-    use crate::command::Op;
+    use crate::command::{Op, Reply};
     use crate::persist::disk::SimDisk;
     use crate::persist::log::Fsync;
+    use std::collections::HashSet;
+    use std::ops::Range;
+    use std::path::Path;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::thread::JoinHandle;
-    use std::time::Duration;
+    use std::thread::{JoinHandle, ThreadId};
+    use std::time::{Duration, Instant};
+    use tokio::sync::mpsc;
 
     const PATIENCE: Duration = Duration::from_secs(10);
+    /// Clients on one thread: enough for a group, few enough to stay quick.
     const CLIENTS: usize = 32;
+    /// Clients spread over several threads, arriving in waves of [`WAVE`].
+    const SPREAD_CLIENTS: usize = 64;
+    const WAVE: usize = 8;
+    /// How long clients that arrive while an fsync is held have to write
+    /// and reach their acknowledgement, and the clients an fsync answered
+    /// to look for their keys, before the next fsync goes on. A right
+    /// answer passes whatever it is; only the odds of catching a wrong one
+    /// depend on it.
+    const SETTLE: Duration = Duration::from_millis(10);
 
-    /// A database under `always` on a simulated disk, without the expiry
-    /// thread or the command log, its log segment started (one record
-    /// written and synced).
-    fn open(dir: &std::path::Path, disk: &SimDisk) -> Arc<Db> {
+    /// A database under `always` on a simulated disk, its log segment
+    /// started (one record written and synced). Without background threads:
+    /// the persistence thread's tick fsyncs records nobody has acknowledged
+    /// yet, so it could take a held or failing fsync a test means for its
+    /// clients, or repair the log after one failed.
+    fn open(dir: &Path, disk: &SimDisk) -> Arc<Db> {
         let mut options = Options::new(dir);
         options.active_expiry = false;
+        options.background_persistence = false;
         options.command_log = None;
         options.persistence.fsync = Fsync::Always;
         options.persistence.snapshot_interval = Duration::ZERO;
@@ -85,35 +102,180 @@ mod tests {
         db.engine().run("0", &op).unwrap();
     }
 
-    /// [`CLIENTS`] clients on a one-thread runtime (as the server runs on
-    /// two cores) in a thread of its own, each writing a key and waiting for
-    /// its acknowledgement; the thread returns their outcomes, and
-    /// `answered` counts the clients that have heard back.
-    fn clients(db: &Arc<Db>, answered: &Arc<AtomicUsize>) -> JoinHandle<Vec<Result<(), String>>> {
-        let (db, answered) = (db.clone(), answered.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let writes: Vec<_> = (0..CLIENTS)
-                    .map(|i| {
-                        let (db, answered) = (db.clone(), answered.clone());
-                        tokio::spawn(async move {
-                            put(&db, &format!("k{i}"));
-                            let outcome = acknowledge(&db).await;
-                            answered.fetch_add(1, Ordering::SeqCst);
-                            outcome
-                        })
-                    })
-                    .collect();
-                let mut outcomes = Vec::new();
-                for write in writes {
-                    outcomes.push(write.await.unwrap());
-                }
-                outcomes
-            })
+    fn has(db: &Db, key: &str) -> bool {
+        let op = Op::Get(key.as_bytes().to_vec());
+        matches!(db.engine().run("0", &op), Ok(Reply::Value(_)))
+    }
+
+    /// Client `i`'s key: all of the same length, so none is found inside another.
+    fn key(i: usize) -> String {
+        format!("key-{i:03}")
+    }
+
+    /// Whether `key` is in the log's fsynced bytes: a file on the simulated
+    /// disk holds only what was synced to it (the rest is in the disk's memory).
+    fn fsynced(dir: &Path, key: &str) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|entry| {
+            let entry = entry.unwrap();
+            entry.file_name().to_string_lossy().starts_with("log-")
+                && std::fs::read(entry.path())
+                    .unwrap()
+                    .windows(key.len())
+                    .any(|bytes| bytes == key.as_bytes())
         })
+    }
+
+    /// What one client saw.
+    #[derive(Debug)]
+    struct Answer {
+        /// Which client (its key's number).
+        client: usize,
+        /// What [`acknowledge`] returned.
+        outcome: Result<(), String>,
+        /// Whether its key was in the log's fsynced bytes as it heard back.
+        fsynced: bool,
+        /// The runtime thread that ran it.
+        thread: ThreadId,
+    }
+
+    /// Client `i`: writes its key and waits for its acknowledgement.
+    async fn client(db: Arc<Db>, i: usize, answered: Arc<AtomicUsize>) -> Answer {
+        put(&db, &key(i));
+        let outcome = acknowledge(&db).await;
+        let fsynced = outcome.is_ok() && fsynced(db.data_dir(), &key(i));
+        answered.fetch_add(1, Ordering::SeqCst);
+        Answer {
+            client: i,
+            outcome,
+            fsynced,
+            thread: std::thread::current().id(),
+        }
+    }
+
+    /// Clients on a runtime in a thread of its own, built as the server
+    /// builds it for `--threads`: the calling thread alone for one (as on
+    /// two cores), else that many worker threads. They arrive from outside
+    /// the runtime, as accepted connections do.
+    struct Clients {
+        arrivals: mpsc::UnboundedSender<Range<usize>>,
+        arrived: usize,
+        answered: Arc<AtomicUsize>,
+        runtime: JoinHandle<Vec<Answer>>,
+    }
+
+    impl Clients {
+        fn start(db: &Arc<Db>, threads: usize) -> Clients {
+            let (arrivals, mut arriving) = mpsc::unbounded_channel::<Range<usize>>();
+            let answered = Arc::new(AtomicUsize::new(0));
+            let (db, counter) = (db.clone(), answered.clone());
+            let runtime = std::thread::spawn(move || {
+                let runtime = if threads <= 1 {
+                    tokio::runtime::Builder::new_current_thread().build()
+                } else {
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(threads)
+                        .build()
+                }
+                .unwrap();
+                runtime.block_on(async {
+                    let mut clients = Vec::new();
+                    while let Some(range) = arriving.recv().await {
+                        for i in range {
+                            clients.push(tokio::spawn(client(db.clone(), i, counter.clone())));
+                        }
+                    }
+                    let mut answers = Vec::new();
+                    for client in clients {
+                        answers.push(client.await.unwrap());
+                    }
+                    answers
+                })
+            });
+            Clients {
+                arrivals,
+                arrived: 0,
+                answered,
+                runtime,
+            }
+        }
+
+        /// Clients `range` connect, each to write its key and wait.
+        fn arrive(&mut self, range: Range<usize>) {
+            self.arrived += range.len();
+            self.arrivals.send(range).unwrap();
+        }
+
+        /// Whether every client that connected has heard back.
+        fn all_answered(&self) -> bool {
+            self.answered() == self.arrived
+        }
+
+        /// How many clients have heard back.
+        fn answered(&self) -> usize {
+            self.answered.load(Ordering::SeqCst)
+        }
+
+        /// What every client saw, once all have heard back.
+        fn join(self) -> Vec<Answer> {
+            drop(self.arrivals);
+            self.runtime.join().unwrap()
+        }
+    }
+
+    /// With syncs held, lets them go on one at a time until every client
+    /// has heard back. While each is held, the next of `waves` arrives: the
+    /// threads not in that fsync run those clients up to their
+    /// acknowledgement, their records after it. And each goes on only once
+    /// the clients the one before answered have looked for their keys, so
+    /// no later fsync covers a record after a client was answered for it.
+    fn fsyncs_one_at_a_time(
+        disk: &SimDisk,
+        clients: &mut Clients,
+        mut waves: impl Iterator<Item = Range<usize>>,
+    ) {
+        loop {
+            let deadline = Instant::now() + PATIENCE;
+            while !disk.wait_for_held_syncs(1, Duration::from_millis(1)) {
+                if clients.all_answered() {
+                    match waves.next() {
+                        Some(wave) => clients.arrive(wave),
+                        None => return,
+                    }
+                }
+                assert!(Instant::now() < deadline, "the clients stopped");
+            }
+            if let Some(wave) = waves.next() {
+                clients.arrive(wave);
+            }
+            std::thread::sleep(SETTLE);
+            let passed = disk.syncs();
+            disk.let_syncs_through(1);
+            while disk.syncs() == passed {
+                assert!(
+                    Instant::now() < deadline,
+                    "the fsync let through stayed held"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Releases held syncs when dropped: a failing test then ends instead
+    /// of waiting for ever in the database's close.
+    struct Released<'a>(&'a SimDisk);
+
+    impl Drop for Released<'_> {
+        fn drop(&mut self) {
+            self.0.release_syncs();
+        }
+    }
+
+    /// Cuts the power (no torn bytes) and reopens on a healthy disk: what
+    /// was fsynced, and nothing else.
+    fn power_cut_and_reopen(dir: &Path, disk: &SimDisk, db: Arc<Db>) -> Arc<Db> {
+        disk.cut_power(0).unwrap();
+        drop(db);
+        open(dir, &SimDisk::new())
     }
 
     #[test]
@@ -122,24 +284,79 @@ mod tests {
         let disk = SimDisk::new();
         let db = open(dir.path(), &disk);
         let syncs_before = disk.syncs();
+        let _released = Released(&disk);
         disk.hold_syncs();
-        let answered = Arc::new(AtomicUsize::new(0));
-        let clients = clients(&db, &answered);
+        let mut clients = Clients::start(&db, 1);
+        clients.arrive(0..CLIENTS);
         assert!(
             disk.wait_for_held_syncs(1, PATIENCE),
             "the fsync never started"
         );
         // Nobody hears back while the fsync is in flight.
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(answered.load(Ordering::SeqCst), 0);
+        assert_eq!(clients.answered(), 0);
         disk.release_syncs();
-        assert_eq!(clients.join().unwrap(), vec![Ok(()); CLIENTS]);
+        let answers = clients.join();
+        assert!(
+            answers.iter().all(|a| a.outcome.is_ok() && a.fsynced),
+            "{answers:?}"
+        );
         assert_eq!(disk.syncs() - syncs_before, 1, "one fsync for all");
         // Acknowledged means on disk: a power cut keeps every record.
-        disk.cut_power(0).unwrap();
-        drop(db);
-        let db = open(dir.path(), &SimDisk::new());
+        let db = power_cut_and_reopen(dir.path(), &disk, db);
         assert_eq!(db.engine().stored_len(), CLIENTS + 1);
+    }
+
+    #[test]
+    fn clients_on_several_threads_hear_back_only_once_their_own_records_are_fsynced() {
+        for threads in [2, 4] {
+            let dir = tempfile::tempdir().unwrap();
+            let disk = SimDisk::new();
+            let db = open(dir.path(), &disk);
+            let syncs_before = disk.syncs();
+            let released = Released(&disk);
+            disk.hold_syncs();
+            let mut clients = Clients::start(&db, threads);
+            let mut waves = (0..SPREAD_CLIENTS).step_by(WAVE).map(|i| i..i + WAVE);
+            clients.arrive(waves.next().unwrap());
+            assert!(
+                disk.wait_for_held_syncs(1, PATIENCE),
+                "the fsync never started"
+            );
+            // No fsync has ended, so nobody may have heard back, while the
+            // other threads run their clients up to their acknowledgement.
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(clients.answered(), 0, "{threads} threads");
+            fsyncs_one_at_a_time(&disk, &mut clients, waves);
+            drop(released);
+            let answers = clients.join();
+            assert_eq!(answers.len(), SPREAD_CLIENTS);
+            // Later waves arrived while a thread was held in an fsync, so
+            // other threads ran them.
+            let ran_on: HashSet<ThreadId> = answers.iter().map(|a| a.thread).collect();
+            assert!(ran_on.len() >= 2, "all clients ran on one thread");
+            for answer in &answers {
+                assert_eq!(answer.outcome, Ok(()), "{answer:?}, {threads} threads");
+                // Not merely covered by a later fsync: in one that had
+                // ended when the client heard back.
+                assert!(
+                    answer.fsynced,
+                    "client {} heard back before its record was fsynced ({threads} threads)",
+                    answer.client
+                );
+            }
+            let fsyncs = disk.syncs() - syncs_before;
+            assert!(
+                (1..=SPREAD_CLIENTS as u64).contains(&fsyncs),
+                "{fsyncs} fsyncs for {SPREAD_CLIENTS} clients on {threads} threads"
+            );
+            let db = power_cut_and_reopen(dir.path(), &disk, db);
+            let lost: Vec<String> = (0..SPREAD_CLIENTS)
+                .map(key)
+                .filter(|k| !has(&db, k))
+                .collect();
+            assert!(lost.is_empty(), "lost: {lost:?} ({threads} threads)");
+        }
     }
 
     #[test]
@@ -148,13 +365,15 @@ mod tests {
         let disk = SimDisk::new();
         let db = open(dir.path(), &disk);
         disk.fail_sync(1);
-        let answered = Arc::new(AtomicUsize::new(0));
-        let outcomes = clients(&db, &answered).join().unwrap();
+        let mut clients = Clients::start(&db, 1);
+        clients.arrive(0..CLIENTS);
+        let answers = clients.join();
         assert!(
-            outcomes
-                .iter()
-                .all(|o| o.as_ref().is_err_and(|e| e.contains("fsync failed"))),
-            "{outcomes:?}"
+            answers.iter().all(|a| a
+                .outcome
+                .as_ref()
+                .is_err_and(|e| e.contains("fsync failed"))),
+            "{answers:?}"
         );
         // The disk works again, but the failure stands: the log is not
         // repaired and fsynced on this front-end's behalf, and nothing more
