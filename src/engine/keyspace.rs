@@ -12,7 +12,7 @@
 
 use super::packed::Packed;
 use super::table::{self, Table};
-use super::{EntryRef, Mutation, Store, access};
+use super::{Apply, EntryRef, Mutation, Store, access};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -41,6 +41,18 @@ pub struct Keyspace {
     /// with their partitions and hashes: empty between calls, kept for its
     /// capacity.
     staged: Vec<(usize, u32, Packed)>,
+}
+
+/// Where a stored key is: its partition, its slot there and its table hash,
+/// as [`Keyspace::place`] found it. The slot holds the key until the
+/// keyspace changes (a partition copied on write keeps its slots where they
+/// were), so the entry is read or changed there without looking for the key
+/// again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    part: usize,
+    slot: usize,
+    hash: u32,
 }
 
 /// Bytes an entry costs beyond its key and value (map slot, allocations, bookkeeping):
@@ -155,6 +167,18 @@ fn cost(key: &[u8], value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
 }
 
+/// The entry `packed` unless it expired at `now`, recording the read as its
+/// last access.
+#[inline]
+fn read_live(packed: &Packed, now: u64) -> Option<EntryRef<'_>> {
+    let entry = packed.view();
+    if entry.is_expired(now) {
+        return None;
+    }
+    packed.mark_access(access::stamp(now));
+    Some(entry)
+}
+
 /// The partition a key lives in (FNV-1a; only spreads keys, the maps hash again).
 fn partition_of(key: &[u8]) -> usize {
     let mut hash: u32 = 0x811c_9dc5;
@@ -189,17 +213,54 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::touch_key`] of `key`, found at `place` (expired or not),
+    /// without looking for it again. The tick is part of the entry, so a
+    /// partition a snapshot still holds is copied for it, as for any change
+    /// of an entry. Should the slot no longer hold an entry of the key's
+    /// hash (the keyspace changed since the key was found), the key is
+    /// looked for instead.
+    pub fn touch_at(&mut self, place: Place, key: &[u8], tick: u64) {
+        match self.parts[place.part]
+            .map_mut()
+            .at_mut(place.slot, place.hash)
+        {
+            Some(packed) => packed.set_last_use(tick),
+            None => self.touch_key(key, tick),
+        }
+    }
+
+    /// Where `key` is stored, expired or not.
+    #[inline]
+    pub fn place(&self, key: &[u8]) -> Option<Place> {
+        let (part, hash) = (partition_of(key), table::hash(key));
+        let slot = self.parts[part].map().find_hashed(key, hash)?;
+        Some(Place { part, slot, hash })
+    }
+
+    /// The entry at `place`.
+    #[inline]
+    fn at(&self, place: Place) -> Option<&Packed> {
+        self.parts[place.part].map().at(place.slot)
+    }
+
+    /// The live entry at `place`, as [`Store::get`] gives it.
+    pub fn get_at(&self, place: Place, now: u64) -> Option<EntryRef<'_>> {
+        self.at(place)
+            .map(Packed::view)
+            .filter(|entry| !entry.is_expired(now))
+    }
+
     /// The live entry of `key`, as [`Store::get`], recording the read as the
     /// key's last access: in place, so the entry is neither re-hashed nor
     /// moved, and a partition a snapshot shares is not copied for it.
     pub fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
-        let packed = self.parts[partition_of(key)].map().get(key)?;
-        let entry = packed.view();
-        if entry.is_expired(now) {
-            return None;
-        }
-        packed.mark_access(access::stamp(now));
-        Some(entry)
+        read_live(self.parts[partition_of(key)].map().get(key)?, now)
+    }
+
+    /// [`Keyspace::access`] of the key at `place`.
+    #[inline]
+    pub fn access_at(&self, place: Place, now: u64) -> Option<EntryRef<'_>> {
+        read_live(self.at(place)?, now)
     }
 
     /// Whole seconds since a live key was last read or written (OBJECT
@@ -675,12 +736,6 @@ impl Store for Keyspace {
         Keyspace::access(self, key, now)
     }
 
-    /// Applies without a clock: written entries are stamped as accessed at
-    /// time 0 (the engine applies through [`Keyspace::apply_with`]).
-    fn apply(&mut self, mutation: Mutation) {
-        self.apply_with(mutation, Stamp::default(), None);
-    }
-
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
         for part in &self.parts {
             for packed in part.map().iter() {
@@ -717,6 +772,14 @@ impl Store for Keyspace {
 
     fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>> {
         self.random_key_where(now, pick, &|_| true).map(Box::from)
+    }
+}
+
+impl Apply for Keyspace {
+    /// Applies without a clock: written entries are stamped as accessed at
+    /// time 0 (the engine applies through [`Keyspace::apply_with`]).
+    fn apply(&mut self, mutation: Mutation) {
+        self.apply_with(mutation, Stamp::default(), None);
     }
 }
 
@@ -972,6 +1035,56 @@ mod tests {
         assert_eq!(ks.idle_seconds(key, 41_000), Some(1));
         assert!(ks.access(key, 100_000).is_none(), "expired");
         assert_eq!(ks.idle_seconds(key, 100_000), None);
+    }
+
+    #[test]
+    fn a_use_is_recorded_where_its_key_was_found_while_that_place_holds() {
+        let mut ks = Keyspace::default();
+        let held = keys_in(0, "k", 3);
+        let used = Stamp {
+            access: 0,
+            tick: Some(1),
+        };
+        for key in &held {
+            ks.apply_with(put(key, "old"), used, None);
+        }
+        let key = held[1].as_bytes();
+        let place = ks.place(key).unwrap();
+        assert_eq!(ks.place(b"missing"), None);
+        // The tick is part of the entry: a partition the snapshot thread
+        // holds is copied for it, and what the thread sees stays as it was.
+        ks.mark_pending();
+        let [image] = <[_; 1]>::try_from(take(&mut ks, 1)).unwrap();
+        ks.touch_at(place, key, 7);
+        assert!(ks.parts[0].shared.is_none(), "changed in a copy");
+        assert_eq!(image.map.get(key).and_then(Packed::last_use), Some(1));
+        let ticks = |ks: &Keyspace| {
+            held.iter()
+                .map(|k| ks.last_used(k.as_bytes()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ticks(&ks), [Some(1), Some(7), Some(1)]);
+        // Once the partition has grown and another key sits in the key's
+        // old slot, that place is not taken for it: the use is recorded
+        // where the key is now, and only there.
+        let taken = |ks: &Keyspace| {
+            ks.parts[0]
+                .map()
+                .at(place.slot)
+                .is_some_and(|p| p.key() != key)
+        };
+        let mut more = Vec::new();
+        for other in keys_in(0, "more", 1000) {
+            if taken(&ks) {
+                break;
+            }
+            ks.apply(put(&other, "v"));
+            more.push(other);
+        }
+        assert!(taken(&ks), "another key took the place");
+        ks.touch_at(place, key, 9);
+        assert_eq!(ticks(&ks), [Some(1), Some(9), Some(1)]);
+        assert!(more.iter().all(|k| ks.last_used(k.as_bytes()) == Some(0)));
     }
 
     /// A stored key with its value, deadline and last use.

@@ -4,6 +4,7 @@
 mod access;
 pub mod clock;
 mod exec;
+mod found;
 pub mod glob;
 mod global;
 mod inspect;
@@ -19,6 +20,8 @@ mod watch;
 use crate::command::{Op, Reply};
 use crate::error::CommandError;
 pub use clock::{Clock, ManualClock, SystemClock};
+use found::Found;
+use keyspace::Place;
 pub use keyspace::{
     Candidate, Counters, ENTRY_OVERHEAD, Keyspace, PartitionImage, PartitionSink, Stamp,
 };
@@ -135,8 +138,8 @@ pub enum Group {
     Swap(String, String),
 }
 
-/// What operations read from and apply changes to: the live keyspace, or a
-/// transaction's overlay on top of it.
+/// What operations read from: the live keyspace, or a transaction's overlay
+/// on top of it.
 pub trait Store {
     /// The live (unexpired) entry for `key`.
     fn get(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>>;
@@ -144,8 +147,6 @@ pub trait Store {
     /// as the key's last access (OBJECT IDLETIME). As in Redis, commands that
     /// only look (EXISTS, TYPE, TTL and the like, OBJECT) use `get` instead.
     fn access(&self, key: &[u8], now: u64) -> Option<EntryRef<'_>>;
-    /// Applies one change.
-    fn apply(&mut self, mutation: Mutation);
     /// Calls `f` for every live entry, in no particular order.
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>));
     /// Number of live keys.
@@ -164,6 +165,12 @@ pub trait Store {
     /// A live key picked at random, `None` when there is none; `pick()`
     /// supplies random numbers.
     fn random_key(&self, now: u64, pick: &mut dyn FnMut() -> usize) -> Option<Box<[u8]>>;
+}
+
+/// A [`Store`] that takes the changes operations make.
+pub trait Apply: Store {
+    /// Applies one change.
+    fn apply(&mut self, mutation: Mutation);
 }
 
 /// Where committed changes go (the append-only log). The engine calls it while
@@ -301,6 +308,7 @@ struct Data {
 fn note_key_use_in(
     keyspace: &mut Keyspace,
     key: &[u8],
+    place: Option<Place>,
     found: Option<bool>,
     tick: u64,
     limits: Limits,
@@ -311,8 +319,10 @@ fn note_key_use_in(
         None => {}
     }
     // Recency only matters to LRU policies; others skip the bookkeeping.
-    if limits.policy.uses_recency() {
-        keyspace.touch_key(key, tick);
+    if limits.policy.uses_recency()
+        && let Some(place) = place
+    {
+        keyspace.touch_at(place, key, tick);
     }
 }
 
@@ -506,11 +516,16 @@ impl Data {
         }
     }
 
-    /// Counts a single-key read's hit or miss and marks the key used.
-    fn note_use(&mut self, namespace: &str, op: &Op, reply: &Reply) {
-        let Some(key) = op.key() else {
-            return;
-        };
+    /// Counts a single-key read's hit or miss and marks the key used: `key`
+    /// is `op`'s, stored at `place` (`None` when it is not).
+    fn note_use(
+        &mut self,
+        namespace: &str,
+        op: &Op,
+        key: &[u8],
+        reply: &Reply,
+        place: Option<Place>,
+    ) {
         let found = match (op, reply) {
             (
                 Op::Get(_) | Op::Exists(_) | Op::Ttl(_),
@@ -519,14 +534,28 @@ impl Data {
             (Op::Get(_) | Op::Exists(_) | Op::Ttl(_), _) => Some(true),
             _ => None,
         };
-        self.note_key_use(namespace, key, found);
+        self.note_key_use(namespace, key, place, found);
     }
 
-    /// Marks `key` used and, for a read that looked it up, counts whether
-    /// it was `found` (a hit) or not (a miss).
-    fn note_key_use(&mut self, namespace: &str, key: &[u8], found: Option<bool>) {
+    /// Marks `key`, stored at `place` (`None` when it is not), used and,
+    /// for a read that looked it up, counts whether it was `found` (a hit)
+    /// or not (a miss).
+    fn note_key_use(
+        &mut self,
+        namespace: &str,
+        key: &[u8],
+        place: Option<Place>,
+        found: Option<bool>,
+    ) {
         let (tick, limits) = (self.tick, self.limits);
-        note_key_use_in(self.keyspace_mut(namespace), key, found, tick, limits);
+        note_key_use_in(
+            self.keyspace_mut(namespace),
+            key,
+            place,
+            found,
+            tick,
+            limits,
+        );
     }
 
     /// `get key` at `now` in a namespace: `f` of the live value, or of
@@ -540,14 +569,49 @@ impl Data {
     ) -> R {
         let (tick, limits) = (self.tick, self.limits);
         let Some(keyspace) = self.namespaces.get_mut(namespace) else {
-            self.note_key_use(namespace, key, Some(false));
+            self.note_key_use(namespace, key, None, Some(false));
             return f(None);
         };
-        let value = keyspace.access(key, now).map(|entry| entry.value);
+        let (entry, place) = if limits.policy.uses_recency() {
+            // One look-up for the read and the record of its use.
+            let place = keyspace.place(key);
+            (
+                place.and_then(|place| keyspace.access_at(place, now)),
+                place,
+            )
+        } else {
+            (keyspace.access(key, now), None)
+        };
+        let value = entry.map(|entry| entry.value);
         let found = value.is_some();
         let answer = f(value);
-        note_key_use_in(keyspace, key, Some(found), tick, limits);
+        note_key_use_in(keyspace, key, place, Some(found), tick, limits);
         answer
+    }
+
+    /// Runs one operation on the live keyspace, pushing its changes onto
+    /// `changes` (not applied), and notes its use of its key.
+    fn execute(
+        &mut self,
+        namespace: &str,
+        op: &Op,
+        now: u64,
+        changes: &mut Vec<Mutation>,
+    ) -> Result<Reply, CommandError> {
+        let keyspace = self.keyspace(namespace);
+        let Some(key) = op.key() else {
+            return exec::execute(op, keyspace, now, changes);
+        };
+        let (reply, place) = if self.limits.policy.uses_recency() {
+            // The key is looked up once, for the operation's reads and the
+            // record of its use.
+            let store = Found::new(keyspace, key);
+            (exec::execute(op, &store, now, changes)?, store.place())
+        } else {
+            (exec::execute(op, keyspace, now, changes)?, None)
+        };
+        self.note_use(namespace, op, key, &reply, place);
+        Ok(reply)
     }
 
     /// Runs one operation on the live keyspace, applying its changes at once
@@ -560,8 +624,7 @@ impl Data {
         log: &mut Vec<Group>,
     ) -> Result<Reply, CommandError> {
         let mut changes = Vec::new();
-        let reply = exec::execute(op, self.keyspace(namespace), now, &mut changes)?;
-        self.note_use(namespace, op, &reply);
+        let reply = self.execute(namespace, op, now, &mut changes)?;
         self.apply_logged(namespace, changes, now, log);
         Ok(reply)
     }
@@ -788,8 +851,7 @@ impl Engine {
             op => op,
         };
         let mut changes = Vec::new();
-        let reply = exec::execute(&op, data.keyspace(namespace), now, &mut changes)?;
-        data.note_use(namespace, &op, &reply);
+        let reply = data.execute(namespace, &op, now, &mut changes)?;
         if !changes.is_empty() {
             self.journal.record(namespace, &changes);
             data.apply(namespace, changes, now);
@@ -1177,7 +1239,7 @@ impl Engine {
             .sum()
     }
 }
-fn run_on<S: Store>(op: &Op, store: &mut S, now: u64) -> Result<Reply, CommandError> {
+fn run_on<S: Apply>(op: &Op, store: &mut S, now: u64) -> Result<Reply, CommandError> {
     let mut changes = Vec::new();
     let reply = exec::execute(op, store, now, &mut changes)?;
     for mutation in changes {

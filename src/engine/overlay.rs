@@ -2,7 +2,7 @@
 //! transaction reads its own writes while nobody else sees them.
 
 use super::keyspace::scan_position;
-use super::{Entry, EntryRef, Keyspace, Mutation, Store};
+use super::{Apply, Entry, EntryRef, Keyspace, Mutation, Store};
 use std::collections::HashMap;
 
 /// The writes a transaction has made so far, and the mutations that made them.
@@ -68,32 +68,6 @@ impl Store for Overlay<'_> {
             None if !self.changes.cleared => self.base.access(key, now),
             _ => self.get(key, now),
         }
-    }
-
-    fn apply(&mut self, mutation: Mutation) {
-        match &mutation {
-            Mutation::Put {
-                key,
-                value,
-                expires_at,
-            } => {
-                let entry = Entry {
-                    value: value.clone(),
-                    expires_at: *expires_at,
-                };
-                self.changes.writes.insert(key.clone(), Some(entry));
-            }
-            Mutation::Delete(key) => {
-                self.changes.writes.insert(key.clone(), None);
-            }
-            Mutation::Expire { key, at } => self.with_deadline(key.clone(), Some(*at)),
-            Mutation::Persist(key) => self.with_deadline(key.clone(), None),
-            Mutation::Clear => {
-                self.changes.writes.clear();
-                self.changes.cleared = true;
-            }
-        }
-        self.changes.mutations.push(mutation);
     }
 
     fn for_each_live(&self, now: u64, f: &mut dyn FnMut(&[u8], EntryRef<'_>)) {
@@ -171,5 +145,33 @@ impl Store for Overlay<'_> {
             .random_key_where(now, pick, &|key| !writes.contains_key(key))
             .or_else(|| own.first().copied())
             .map(Box::from)
+    }
+}
+
+impl Apply for Overlay<'_> {
+    fn apply(&mut self, mutation: Mutation) {
+        match &mutation {
+            Mutation::Put {
+                key,
+                value,
+                expires_at,
+            } => {
+                let entry = Entry {
+                    value: value.clone(),
+                    expires_at: *expires_at,
+                };
+                self.changes.writes.insert(key.clone(), Some(entry));
+            }
+            Mutation::Delete(key) => {
+                self.changes.writes.insert(key.clone(), None);
+            }
+            Mutation::Expire { key, at } => self.with_deadline(key.clone(), Some(*at)),
+            Mutation::Persist(key) => self.with_deadline(key.clone(), None),
+            Mutation::Clear => {
+                self.changes.writes.clear();
+                self.changes.cleared = true;
+            }
+        }
+        self.changes.mutations.push(mutation);
     }
 }

@@ -122,10 +122,18 @@ impl Table {
     /// The slot holding `key`, if any.
     #[inline]
     fn find(&self, key: &[u8]) -> Option<usize> {
+        self.find_hashed(key, hash(key))
+    }
+
+    /// The slot holding `key`, whose [`hash`] is `hash`, if any: where
+    /// [`Table::at`] and [`Table::at_mut`] find its entry until the table
+    /// changes.
+    #[inline]
+    pub fn find_hashed(&self, key: &[u8], hash: u32) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        match self.probe(key, hash(key)) {
+        match self.probe(key, hash) {
             Probe::Found(at) => Some(at),
             Probe::Vacant(_) => None,
         }
@@ -134,8 +142,7 @@ impl Table {
     /// The entry of `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Packed> {
-        let at = self.find(key)?;
-        self.slots[at].as_ref().map(|slot| &slot.packed)
+        self.at(self.find(key)?)
     }
 
     /// The entry of `key`, to change in place. The change must keep the key:
@@ -143,6 +150,22 @@ impl Table {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Packed> {
         let at = self.find(key)?;
         self.slots[at].as_mut().map(|slot| &mut slot.packed)
+    }
+
+    /// The entry in slot `at`, if it holds one.
+    #[inline]
+    pub fn at(&self, at: usize) -> Option<&Packed> {
+        self.slots.get(at)?.as_ref().map(|slot| &slot.packed)
+    }
+
+    /// The entry in slot `at` if it is one of a key whose [`hash`] is
+    /// `hash`, to change in place as [`Table::get_mut`]'s.
+    #[inline]
+    pub fn at_mut(&mut self, at: usize, hash: u32) -> Option<&mut Packed> {
+        match self.slots.get_mut(at)? {
+            Some(slot) if slot.hash == hash => Some(&mut slot.packed),
+            _ => None,
+        }
     }
 
     /// Asks the CPU to start loading the slots a key with hash `hash` is
@@ -371,6 +394,25 @@ mod tests {
         let entry = table.get(b"k7").map(|p| (p.expires_at(), p.last_use()));
         assert_eq!(entry, Some((Some(5), Some(9))));
         assert_eq!(table.len(), 100);
+    }
+
+    #[test]
+    fn a_slot_found_for_a_key_holds_its_entry() {
+        let mut table = Table::default();
+        assert_eq!(table.find_hashed(b"k1", hash(b"k1")), None);
+        for i in 0..100 {
+            put(&mut table, entry(format!("k{i}").as_bytes(), b"v"));
+        }
+        let at = table.find_hashed(b"k7", hash(b"k7")).unwrap();
+        assert_eq!(table.at(at).map(Packed::key), Some(&b"k7"[..]));
+        assert!(table.find_hashed(b"missing", hash(b"missing")).is_none());
+        // Changed there only as the entry of a key with that hash.
+        assert!(table.at_mut(at, hash(b"k7") ^ 1).is_none());
+        let changed = table.at_mut(at, hash(b"k7")).map(|p| p.set_last_use(3));
+        assert!(changed.is_some());
+        assert_eq!(table.get(b"k7").and_then(Packed::last_use), Some(3));
+        assert!(table.at(table.slots.len()).is_none());
+        assert!(table.at_mut(table.slots.len(), 0).is_none());
     }
 
     #[test]
