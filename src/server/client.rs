@@ -44,6 +44,19 @@ pub enum Flow {
     Shutdown,
 }
 
+/// Which replies the connection sends, as CLIENT REPLY sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replies {
+    /// Every reply.
+    On,
+    /// None until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP just ran: its own reply and the next one are dropped.
+    SkipNext,
+    /// The reply to the request being handled is dropped.
+    Skip,
+}
+
 /// A command found in one of the tables.
 #[derive(Debug, Clone, Copy)]
 pub enum Found {
@@ -67,6 +80,15 @@ impl Found {
         match self {
             Found::Redis(spec) => spec.writes(),
             Found::Inmem(spec) => spec.writes,
+        }
+    }
+
+    /// True when the command has Redis's command flag `flag` (`no_auth`,
+    /// `no_multi`, `denyoom`, ...); inmem's own commands have none of these.
+    pub fn flag(self, flag: &str) -> bool {
+        match self {
+            Found::Redis(spec) => spec.flags.contains(&flag),
+            Found::Inmem(_) => false,
         }
     }
 
@@ -154,6 +176,8 @@ pub struct Client {
     follows: bool,
     /// Requests handled in the current batch.
     in_batch: usize,
+    /// CLIENT REPLY's setting.
+    replies: Replies,
 }
 
 impl std::fmt::Debug for Client {
@@ -181,12 +205,37 @@ impl Client {
             last_found: None,
             follows: false,
             in_batch: 0,
+            replies: Replies::On,
         }
     }
 
     /// The protocol replies are encoded in.
     pub fn protocol(&self) -> Protocol {
         self.protocol
+    }
+
+    /// True when every reply is sent (CLIENT REPLY ON, the default): the
+    /// connection then need not ask [`Client::drop_reply`].
+    pub fn replies_on(&self) -> bool {
+        self.replies == Replies::On
+    }
+
+    /// Called after each request while [`Client::replies_on`] is false: true
+    /// when that request's reply (even an error) must be dropped, as CLIENT
+    /// REPLY OFF or SKIP asked.
+    pub fn drop_reply(&mut self) -> bool {
+        match self.replies {
+            Replies::On => false,
+            Replies::Off => true,
+            Replies::SkipNext => {
+                self.replies = Replies::Skip;
+                true
+            }
+            Replies::Skip => {
+                self.replies = Replies::On;
+                true
+            }
+        }
     }
 
     /// Notes that a command may have written, so the log is made safe before replying.
@@ -247,32 +296,24 @@ impl Client {
             _ => find(&args[0]),
         };
         let Some(found) = found else {
-            self.transaction.flag_error();
-            return (Some(reply::error(&unknown_command(args))), Flow::Continue);
+            let refusal = reply::error(&unknown_command(args));
+            return (Some(self.refuse(None, refusal)), Flow::Continue);
         };
         self.last_found = Some(found);
         let name = found.name();
         self.unshown = Some(name);
-        if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
-            self.transaction.flag_error();
-            return (
-                Some(Frame::Error("NOAUTH Authentication required.".into())),
-                Flow::Continue,
-            );
-        }
         if !found.accepts(args.len()) {
-            self.transaction.flag_error();
-            return (Some(reply::error(&arity_error(found))), Flow::Continue);
+            let refusal = reply::error(&arity_error(found));
+            return (Some(self.refuse(Some(found), refusal)), Flow::Continue);
+        }
+        if !self.authenticated && !found.flag("no_auth") {
+            let refusal = Frame::Error("NOAUTH Authentication required.".into());
+            return (Some(self.refuse(Some(found), refusal)), Flow::Continue);
         }
         if self.transaction.is_open()
-            && !matches!(
-                name,
-                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-            )
+            && let Some(frame) = self.queue_in_multi(found, args)
         {
-            self.transaction.queue(found, std::mem::take(args));
-            self.handle.update(|s| s.queued += 1);
-            return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
+            return (Some(frame), Flow::Continue);
         }
         if let Found::Redis(spec) = found
             && self.run_direct(spec, args, follows, out)
@@ -396,12 +437,7 @@ impl Client {
             "command" => introspect::command(sub, args),
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
                 let frame = self.transaction_command(spec.name, args);
-                self.handle.update(|s| {
-                    s.in_multi = self.transaction.is_open();
-                    if !s.in_multi {
-                        s.queued = 0;
-                    }
-                });
+                self.show_transaction();
                 Ok(frame)
             }
             "shutdown" => match admin::shutdown_mode(&args[1..]) {
@@ -451,11 +487,11 @@ impl Client {
             rest = &rest[1..];
         }
         let mut name = None;
+        let mut credentials = None;
         while let Some(option) = rest.first() {
-            let option = option.to_ascii_lowercase();
-            match (option.as_slice(), rest.len()) {
+            match (option.to_ascii_lowercase().as_slice(), rest.len()) {
                 (b"auth", n) if n >= 3 => {
-                    self.auth(&rest[1..3])?;
+                    credentials = Some(&rest[1..3]);
                     rest = &rest[3..];
                 }
                 (b"setname", n) if n >= 2 => {
@@ -465,14 +501,18 @@ impl Client {
                 _ => {
                     return Err(CommandError::BadArgument(format!(
                         "Syntax error in HELLO option '{}'",
-                        String::from_utf8_lossy(&option)
+                        String::from_utf8_lossy(option)
                     )));
                 }
             }
         }
+        // Options are all checked before the credentials, as Redis does.
+        if let Some(credentials) = credentials {
+            self.auth(credentials)?;
+        }
         if !self.authenticated {
             return Err(CommandError::BadArgument(
-                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
             ));
         }
         self.protocol = protocol;
@@ -496,25 +536,36 @@ impl Client {
         ]))
     }
 
+    /// AUTH as Redis 7 answers it: the `default` user needs `requirepass`
+    /// when one is set and takes any password otherwise (it has `nopass`);
+    /// no other user exists.
     fn auth(&mut self, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
-        let Some(required) = &self.shared.settings.requirepass else {
-            return Err(CommandError::BadArgument(
-                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
-            ));
+        let wrongpass = || {
+            CommandError::BadArgument(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            )
         };
         let (user, password) = match args {
-            [password] => (b"default".as_slice(), password),
-            [user, password] => (user.as_slice(), password),
+            [password] => (None, password),
+            [user, password] => (Some(user.as_slice()), password),
             _ => return Err(CommandError::BadArgument("syntax error".into())),
         };
-        if user == b"default" && password.as_slice() == required.as_bytes() {
-            self.authenticated = true;
-            Ok(Frame::Simple("OK".into()))
-        } else {
-            Err(CommandError::BadArgument(
-                "WRONGPASS invalid username-password pair or user is disabled.".into(),
-            ))
+        let required = self.shared.settings.requirepass.as_deref();
+        let accepted = match (user, required) {
+            (None, None) => {
+                return Err(CommandError::BadArgument(
+                    "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
+                ));
+            }
+            (Some(user), _) if user != b"default" => false,
+            (_, None) => true,
+            (_, Some(required)) => password.as_slice() == required.as_bytes(),
+        };
+        if !accepted {
+            return Err(wrongpass());
         }
+        self.authenticated = true;
+        Ok(Frame::Simple("OK".into()))
     }
 
     fn select(&mut self, index: &[u8]) -> Result<Frame, CommandError> {
@@ -576,13 +627,34 @@ impl Client {
                     Err(error) => (Some(reply::error(&error)), Flow::Continue),
                 };
             }
-            (b"setinfo" | b"no-evict" | b"no-touch" | b"reply", n) if n >= 3 => Ok(ok()),
-            (b"id" | b"getname" | b"setname" | b"info" | b"kill", _) => {
-                Err(CommandError::BadArgument(format!(
-                    "wrong number of arguments for 'client|{}' command",
-                    String::from_utf8_lossy(sub)
-                )))
+            (b"reply", 3) => {
+                match args[2].to_ascii_lowercase().as_slice() {
+                    b"on" => self.replies = Replies::On,
+                    b"off" => self.replies = Replies::Off,
+                    b"skip" if self.replies != Replies::Off => self.replies = Replies::SkipNext,
+                    b"skip" => {}
+                    _ => return (Some(syntax_error()), Flow::Continue),
+                }
+                // OFF and SKIP are not answered.
+                let frame = (self.replies == Replies::On).then(ok);
+                return (frame, Flow::Continue);
             }
+            (b"no-evict" | b"no-touch", 3) => {
+                if args[2].eq_ignore_ascii_case(b"on") || args[2].eq_ignore_ascii_case(b"off") {
+                    Ok(ok())
+                } else {
+                    Ok(syntax_error())
+                }
+            }
+            (b"setinfo", 4) => Ok(ok()),
+            (
+                b"id" | b"getname" | b"setname" | b"info" | b"kill" | b"reply" | b"no-evict"
+                | b"no-touch" | b"setinfo",
+                _,
+            ) => Err(CommandError::BadArgument(format!(
+                "wrong number of arguments for 'client|{}' command",
+                String::from_utf8_lossy(sub)
+            ))),
             _ => Err(unknown_subcommand(sub, "CLIENT")),
         };
         (
@@ -590,6 +662,10 @@ impl Client {
             Flow::Continue,
         )
     }
+}
+
+fn syntax_error() -> Frame {
+    Frame::Error("ERR syntax error".into())
 }
 
 /// A CLIENT SETNAME name: no spaces, newlines or other special characters.

@@ -1,0 +1,275 @@
+//! Replies of `inmem serve` that a differential audit against redis-server
+//! 7.0.15 found different, each checked here against the reply Redis gives.
+
+mod support;
+
+use inmem::server::resp::Frame;
+use redis::Commands;
+use support::{Raw, Server, bulk, error, simple};
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+fn is_hello_map(frame: &Frame, proto: i64) -> bool {
+    matches!(frame, Frame::Map(fields) if fields.contains(&(bulk("proto"), Frame::Integer(proto))))
+}
+
+#[test]
+fn auth_without_a_password_accepts_the_default_user_as_redis_does() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    // The default user has nopass: any password is accepted for it.
+    assert_eq!(raw.call(&["AUTH", "default", "anything"]), simple("OK"));
+    assert_eq!(
+        raw.call(&["AUTH", "anything"]),
+        error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+        )
+    );
+    assert_eq!(raw.call(&["AUTH", "other", "pass"]), error(WRONGPASS));
+    assert_eq!(
+        raw.call(&["AUTH", "a", "b", "c"]),
+        error("ERR syntax error")
+    );
+    assert!(is_hello_map(
+        &raw.call(&["HELLO", "3", "AUTH", "default", "x"]),
+        3
+    ));
+    assert_eq!(
+        raw.call(&["HELLO", "3", "AUTH", "other", "x"]),
+        error(WRONGPASS)
+    );
+    // The option is quoted as sent.
+    assert_eq!(
+        raw.call(&["HELLO", "2", "AUTH"]),
+        error("ERR Syntax error in HELLO option 'AUTH'")
+    );
+    assert_eq!(
+        raw.call(&["HELLO", "2", "SetName"]),
+        error("ERR Syntax error in HELLO option 'SetName'")
+    );
+    // The redis crate sends AUTH with a user name when the URL has one.
+    let client =
+        redis::Client::open(format!("redis://default:x@127.0.0.1:{}/", server.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = con.set("k", "v").unwrap();
+    let value: String = con.get("k").unwrap();
+    assert_eq!(value, "v");
+}
+
+#[test]
+fn auth_with_requirepass_answers_each_form_as_redis_does() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &["--requirepass", "sekret"]);
+    let mut raw = server.raw();
+    // Arity is checked before authentication.
+    assert_eq!(
+        raw.call(&["GET"]),
+        error("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(raw.call(&["AUTH", "default", "x"]), error(WRONGPASS));
+    assert_eq!(raw.call(&["AUTH", "other", "sekret"]), error(WRONGPASS));
+    assert_eq!(
+        raw.call(&["AUTH", "a", "b", "c"]),
+        error("ERR syntax error")
+    );
+    assert_eq!(
+        raw.call(&["EXEC"]),
+        error("EXECABORT Transaction discarded because of: NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        raw.call(&["HELLO", "2"]),
+        error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+        )
+    );
+    // A bad option fails the whole HELLO before the credentials are tried.
+    assert_eq!(
+        raw.call(&["HELLO", "2", "AUTH", "default", "sekret", "BAD"]),
+        error("ERR Syntax error in HELLO option 'BAD'")
+    );
+    assert_eq!(
+        raw.call(&["PING"]),
+        error("NOAUTH Authentication required.")
+    );
+    assert_eq!(raw.call(&["AUTH", "default", "sekret"]), simple("OK"));
+    assert_eq!(raw.call(&["PING"]), simple("PONG"));
+}
+
+#[test]
+fn refused_exec_discard_and_multi_inside_multi_as_redis_does() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    // A refused EXEC ends the transaction and says why.
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["SET", "a", "1"]), simple("QUEUED"));
+    assert_eq!(
+        raw.call(&["EXEC", "x"]),
+        error(
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+        )
+    );
+    assert_eq!(raw.call(&["PING"]), simple("PONG"), "no longer in MULTI");
+    assert_eq!(raw.call(&["EXISTS", "a"]), Frame::Integer(0));
+    // A refused DISCARD or MULTI flags the transaction, which stays open.
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(
+        raw.call(&["DISCARD", "x"]),
+        error("ERR wrong number of arguments for 'discard' command")
+    );
+    assert_eq!(raw.call(&["PING"]), simple("QUEUED"));
+    assert_eq!(
+        raw.call(&["MULTI", "x"]),
+        error("ERR wrong number of arguments for 'multi' command")
+    );
+    assert_eq!(raw.call(&["EXEC"]), error(EXECABORT));
+    // Outside MULTI a refused EXEC is worded the same way.
+    assert_eq!(
+        raw.call(&["EXEC", "x"]),
+        error(
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+        )
+    );
+    // Nested MULTI and WATCH inside MULTI are refused without aborting.
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(
+        raw.call(&["MULTI"]),
+        error("ERR MULTI calls can not be nested")
+    );
+    assert_eq!(
+        raw.call(&["WATCH", "a"]),
+        error("ERR WATCH inside MULTI is not allowed")
+    );
+    assert_eq!(raw.call(&["SET", "a", "2"]), simple("QUEUED"));
+    assert_eq!(raw.call(&["EXEC"]), Frame::Array(vec![simple("OK")]));
+}
+
+#[test]
+fn no_multi_commands_are_refused_inside_multi_and_abort_exec() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    for command in [&["SHUTDOWN"][..], &["SHUTDOWN", "NOSAVE"], &["SAVE"]] {
+        assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+        assert_eq!(raw.call(&["SET", "a", "1"]), simple("QUEUED"));
+        assert_eq!(
+            raw.call(command),
+            error("ERR Command not allowed inside a transaction"),
+            "{command:?}"
+        );
+        assert_eq!(raw.call(&["EXEC"]), error(EXECABORT));
+    }
+    // The server is still up and nothing ran.
+    assert_eq!(server.raw().call(&["EXISTS", "a"]), Frame::Integer(0));
+}
+
+#[test]
+fn over_maxmemory_multi_refuses_to_queue_and_exec_aborts() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.call(&["SET", "a", "1"]), simple("OK"));
+    assert_eq!(raw.call(&["CONFIG", "SET", "maxmemory", "1"]), simple("OK"));
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["SET", "f", "1"]), error(OOM));
+    assert_eq!(
+        raw.call(&["GET", "a"]),
+        error(OOM),
+        "every command, in MULTI"
+    );
+    assert_eq!(raw.call(&["EXEC"]), error(EXECABORT));
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["PING"]), error(OOM));
+    assert_eq!(raw.call(&["DISCARD"]), simple("OK"));
+    // Outside MULTI reads still work.
+    assert_eq!(raw.call(&["GET", "a"]), bulk("1"));
+    assert_eq!(raw.call(&["CONFIG", "SET", "maxmemory", "0"]), simple("OK"));
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["SET", "f", "1"]), simple("QUEUED"));
+    assert_eq!(raw.call(&["EXEC"]), Frame::Array(vec![simple("OK")]));
+}
+
+/// Sends each command without waiting for replies.
+fn send_all(raw: &mut Raw, commands: &[&[&str]]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        raw.command(&args);
+    }
+}
+
+#[test]
+fn client_reply_off_and_skip_drop_replies_as_redis_does() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    // OFF: nothing at all (errors included) until ON, which answers OK.
+    send_all(
+        &mut raw,
+        &[
+            &["CLIENT", "REPLY", "OFF"],
+            &["PING"],
+            &["NOSUCH"],
+            &["GET"],
+            &["SET", "k", "v"],
+            &["GET", "k"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["CLIENT", "REPLY", "ON"],
+            &["PING", "after-on"],
+        ],
+    );
+    assert_eq!(raw.read(), simple("OK"));
+    assert_eq!(raw.read(), bulk("after-on"));
+    // SKIP: its own reply and the next one are dropped.
+    send_all(
+        &mut raw,
+        &[
+            &["CLIENT", "REPLY", "SKIP"],
+            &["GET", "k"],
+            &["PING", "a"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["PING", "b"],
+            &["PING", "c"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["CLIENT", "REPLY", "ON"],
+            &["PING", "d"],
+        ],
+    );
+    assert_eq!(raw.read(), bulk("a"));
+    assert_eq!(raw.read(), bulk("c"));
+    assert_eq!(raw.read(), simple("OK"));
+    assert_eq!(raw.read(), bulk("d"));
+    // The writes made while silent happened.
+    assert_eq!(raw.call(&["GET", "k"]), bulk("v"));
+}
+
+#[test]
+fn client_reply_no_evict_and_no_touch_check_their_argument() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    for sub in ["REPLY", "NO-EVICT", "NO-TOUCH"] {
+        assert_eq!(
+            raw.call(&["CLIENT", sub, "maybe"]),
+            error("ERR syntax error"),
+            "{sub}"
+        );
+        assert_eq!(
+            raw.call(&["CLIENT", sub]),
+            error(&format!(
+                "ERR wrong number of arguments for 'client|{}' command",
+                sub.to_ascii_lowercase()
+            ))
+        );
+    }
+    assert_eq!(raw.call(&["CLIENT", "NO-EVICT", "on"]), simple("OK"));
+    assert_eq!(raw.call(&["CLIENT", "NO-EVICT", "OFF"]), simple("OK"));
+    assert_eq!(raw.call(&["CLIENT", "REPLY", "on"]), simple("OK"));
+}
