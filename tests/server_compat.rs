@@ -273,3 +273,159 @@ fn client_reply_no_evict_and_no_touch_check_their_argument() {
     assert_eq!(raw.call(&["CLIENT", "NO-EVICT", "OFF"]), simple("OK"));
     assert_eq!(raw.call(&["CLIENT", "REPLY", "on"]), simple("OK"));
 }
+
+/// COMMAND INFO's ACL categories of `name`.
+fn categories(raw: &mut Raw, name: &str) -> Vec<String> {
+    match raw.call(&["COMMAND", "INFO", name]) {
+        Frame::Array(rows) => match rows.first() {
+            Some(Frame::Array(row)) => match row.get(6) {
+                Some(Frame::Array(cats) | Frame::Set(cats)) => cats
+                    .iter()
+                    .map(|c| match c {
+                        Frame::Simple(text) => text.clone(),
+                        other => panic!("category {other:?}"),
+                    })
+                    .collect(),
+                other => panic!("categories {other:?}"),
+            },
+            other => panic!("row {other:?}"),
+        },
+        other => panic!("COMMAND INFO answered {other:?}"),
+    }
+}
+
+#[test]
+fn command_info_lists_redis_acl_categories() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    // Each as redis-server 7.0.15 lists it.
+    let expected: &[(&str, &[&str])] = &[
+        ("get", &["@read", "@string", "@fast"]),
+        ("set", &["@write", "@string", "@slow"]),
+        ("append", &["@write", "@string", "@fast"]),
+        ("setbit", &["@write", "@bitmap", "@slow"]),
+        ("bitcount", &["@read", "@bitmap", "@slow"]),
+        ("del", &["@keyspace", "@write", "@slow"]),
+        ("expire", &["@keyspace", "@write", "@fast"]),
+        ("keys", &["@keyspace", "@read", "@slow", "@dangerous"]),
+        ("flushall", &["@keyspace", "@write", "@slow", "@dangerous"]),
+        ("swapdb", &["@keyspace", "@write", "@fast", "@dangerous"]),
+        ("dbsize", &["@keyspace", "@read", "@fast"]),
+        ("ping", &["@fast", "@connection"]),
+        ("auth", &["@fast", "@connection"]),
+        ("command", &["@slow", "@connection"]),
+        ("multi", &["@fast", "@transaction"]),
+        ("exec", &["@slow", "@transaction"]),
+        ("shutdown", &["@admin", "@slow", "@dangerous"]),
+        ("lastsave", &["@admin", "@fast", "@dangerous"]),
+        ("info", &["@slow", "@dangerous"]),
+        ("time", &["@fast"]),
+        ("client", &["@slow"]),
+        ("object", &["@slow"]),
+    ];
+    for (name, cats) in expected {
+        assert_eq!(categories(&mut raw, name), *cats, "{name}");
+    }
+}
+
+#[test]
+fn command_subcommands_check_arity_and_filter_as_redis_does() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.call(&["COMMAND", "COUNT", "x"]),
+        error("ERR wrong number of arguments for 'command|count' command")
+    );
+    for call in [
+        &["COMMAND", "GETKEYS", "get"][..],
+        &["COMMAND", "GETKEYS", "ping"],
+    ] {
+        assert_eq!(
+            raw.call(call),
+            error("ERR wrong number of arguments for 'command|getkeys' command")
+        );
+    }
+    assert_eq!(
+        raw.call(&["COMMAND", "GETKEYS", "ping", "x"]),
+        error("ERR The command has no key arguments")
+    );
+    assert_eq!(
+        raw.call(&["COMMAND", "GETKEYS", "get", "a", "b"]),
+        error("ERR Invalid number of arguments specified for command")
+    );
+    assert_eq!(
+        raw.call(&["COMMAND", "GETKEYS", "nosuch", "a"]),
+        error("ERR Invalid command specified")
+    );
+    assert_eq!(
+        raw.call(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        Frame::Array(vec![bulk("a"), bulk("b")])
+    );
+    let names = |frame: Frame| -> Vec<String> {
+        match frame {
+            Frame::Array(items) => {
+                let mut names: Vec<String> = items
+                    .into_iter()
+                    .map(|f| match f {
+                        Frame::Bulk(b) => String::from_utf8(b).unwrap(),
+                        other => panic!("name {other:?}"),
+                    })
+                    .collect();
+                names.sort();
+                names
+            }
+            other => panic!("COMMAND LIST answered {other:?}"),
+        }
+    };
+    assert_eq!(
+        names(raw.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "GET*"])),
+        ["get", "getbit", "getdel", "getex", "getrange", "getset"]
+    );
+    assert_eq!(
+        names(raw.call(&["COMMAND", "LIST", "filterby", "aclcat", "TRANSACTION"])),
+        ["discard", "exec", "multi", "unwatch", "watch"]
+    );
+    assert_eq!(
+        raw.call(&["COMMAND", "LIST", "FILTERBY", "MODULE", "x"]),
+        Frame::Array(vec![])
+    );
+    for call in [
+        &["COMMAND", "LIST", "x"][..],
+        &["COMMAND", "LIST", "FILTERBY"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "x", "y"],
+        &["COMMAND", "LIST", "FILTERBY", "FOO", "x"],
+    ] {
+        assert_eq!(raw.call(call), error("ERR syntax error"), "{call:?}");
+    }
+    match raw.call(&["COMMAND", "HELP"]) {
+        Frame::Array(lines) => assert_eq!(
+            lines.first(),
+            Some(&simple(
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+            ))
+        ),
+        other => panic!("COMMAND HELP answered {other:?}"),
+    }
+    assert_eq!(
+        raw.call(&["COMMAND", "HELP", "x"]),
+        error("ERR wrong number of arguments for 'command|help' command")
+    );
+}
+
+#[test]
+fn unknown_subcommands_are_quoted_as_sent() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    for command in ["CLIENT", "OBJECT", "CONFIG", "MEMORY", "COMMAND"] {
+        assert_eq!(
+            raw.call(&[command, "FoO"]),
+            error(&format!(
+                "ERR unknown subcommand 'FoO'. Try {command} HELP."
+            )),
+        );
+    }
+}

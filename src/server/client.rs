@@ -459,7 +459,7 @@ impl Client {
             _ => admin::run(self, spec.name, sub, args),
         };
         self.shared.db.stats().record(spec.name, started.elapsed());
-        let frame = match result {
+        let frame = match result.map_err(|error| quoted_as_sent(error, args)) {
             Ok(frame) => frame,
             Err(error) => reply::error(&error),
         };
@@ -655,7 +655,7 @@ impl Client {
                 "wrong number of arguments for 'client|{}' command",
                 String::from_utf8_lossy(sub)
             ))),
-            _ => Err(unknown_subcommand(sub, "CLIENT")),
+            _ => Err(unknown_subcommand(&args[1], "CLIENT")),
         };
         (
             Some(result.unwrap_or_else(|e| reply::error(&e))),
@@ -678,12 +678,27 @@ fn valid_name(name: &[u8]) -> Result<String, CommandError> {
     Ok(String::from_utf8_lossy(name).into_owned())
 }
 
-/// Redis's reply to an unknown subcommand of `command`.
+/// Redis's reply to an unknown subcommand of `command`, quoting (the start
+/// of) the word as it was sent.
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> CommandError {
     CommandError::BadArgument(format!(
         "unknown subcommand '{}'. Try {command} HELP.",
-        String::from_utf8_lossy(sub)
+        String::from_utf8_lossy(&sub[..sub.len().min(128)])
     ))
+}
+
+/// The error with an unknown subcommand quoted as it was sent: dispatchers
+/// match (and may quote) a lowercased copy of the word.
+fn quoted_as_sent(error: CommandError, args: &[Vec<u8>]) -> CommandError {
+    let (CommandError::BadArgument(text), Some(word)) = (&error, args.get(1)) else {
+        return error;
+    };
+    let command = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    if *text == unknown_subcommand(&word.to_ascii_lowercase(), &command).to_string() {
+        unknown_subcommand(word, &command)
+    } else {
+        error
+    }
 }
 
 /// The wrong-arity error, in Redis's words for both tables.
