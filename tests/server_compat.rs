@@ -429,3 +429,32 @@ fn unknown_subcommands_are_quoted_as_sent() {
         );
     }
 }
+
+#[test]
+fn client_list_names_subcommands_in_full() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut other = server.raw();
+    assert_eq!(other.call(&["CLIENT", "SETNAME", "other"]), simple("OK"));
+    assert!(matches!(
+        other.call(&["CONFIG", "GET", "maxmemory"]),
+        Frame::Array(_)
+    ));
+    let mut raw = server.raw();
+    let listing = match raw.call(&["CLIENT", "LIST"]) {
+        Frame::Bulk(text) | Frame::Verbatim { text, .. } => String::from_utf8(text).unwrap(),
+        other => panic!("CLIENT LIST answered {other:?}"),
+    };
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in {listing}"))
+            .to_string()
+    };
+    assert!(
+        line("name=other ").contains(" cmd=config|get "),
+        "{listing}"
+    );
+    assert!(line("name= ").contains(" cmd=client|list "), "{listing}");
+}

@@ -411,6 +411,7 @@ impl Client {
         spec: &'static RedisSpec,
         args: &[Vec<u8>],
     ) -> (Option<Frame>, Flow) {
+        self.unshown = Some(full_name(spec.name, args));
         self.show_activity();
         // What it shows or records comes after the batch's earlier commands.
         self.session.hand_over();
@@ -676,6 +677,55 @@ fn valid_name(name: &[u8]) -> Result<String, CommandError> {
         ));
     }
     Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The subcommands of the commands that have them, by Redis's full name.
+const SUBCOMMANDS: &[&str] = &[
+    "client|id",
+    "client|getname",
+    "client|setname",
+    "client|list",
+    "client|info",
+    "client|kill",
+    "client|reply",
+    "client|no-evict",
+    "client|no-touch",
+    "client|setinfo",
+    "client|help",
+    "command|count",
+    "command|list",
+    "command|info",
+    "command|docs",
+    "command|getkeys",
+    "command|help",
+    "config|get",
+    "config|set",
+    "config|resetstat",
+    "config|help",
+    "object|encoding",
+    "object|freq",
+    "object|idletime",
+    "object|refcount",
+    "object|help",
+    "memory|usage",
+    "memory|help",
+];
+
+/// The name CLIENT LIST shows for a request: Redis's full name
+/// (`client|list`) for a known subcommand, else the command's own.
+fn full_name(name: &'static str, args: &[Vec<u8>]) -> &'static str {
+    let Some(sub) = args.get(1) else {
+        return name;
+    };
+    SUBCOMMANDS
+        .iter()
+        .find(|full| {
+            full.split_once('|').is_some_and(|(command, s)| {
+                command == name && s.as_bytes().eq_ignore_ascii_case(sub)
+            })
+        })
+        .copied()
+        .unwrap_or(name)
 }
 
 /// Redis's reply to an unknown subcommand of `command`, quoting (the start
