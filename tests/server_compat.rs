@@ -194,6 +194,34 @@ fn over_maxmemory_multi_refuses_to_queue_and_exec_aborts() {
     assert_eq!(raw.call(&["MULTI"]), simple("OK"));
     assert_eq!(raw.call(&["SET", "f", "1"]), simple("QUEUED"));
     assert_eq!(raw.call(&["EXEC"]), Frame::Array(vec![simple("OK")]));
+    // Memory running out after queueing: EXEC of a write is refused, with
+    // the reason, and the transaction is gone.
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["SET", "g", "1"]), simple("QUEUED"));
+    let mut other = server.raw();
+    assert_eq!(
+        other.call(&["CONFIG", "SET", "maxmemory", "1"]),
+        simple("OK")
+    );
+    assert_eq!(
+        raw.call(&["EXEC"]),
+        error(&format!(
+            "EXECABORT Transaction discarded because of: {OOM}"
+        ))
+    );
+    assert_eq!(raw.call(&["EXISTS", "g"]), Frame::Integer(0));
+    // A read-only transaction is not refused at EXEC.
+    assert_eq!(
+        other.call(&["CONFIG", "SET", "maxmemory", "0"]),
+        simple("OK")
+    );
+    assert_eq!(raw.call(&["MULTI"]), simple("OK"));
+    assert_eq!(raw.call(&["GET", "a"]), simple("QUEUED"));
+    assert_eq!(
+        other.call(&["CONFIG", "SET", "maxmemory", "1"]),
+        simple("OK")
+    );
+    assert_eq!(raw.call(&["EXEC"]), Frame::Array(vec![bulk("1")]));
 }
 
 /// Sends each command without waiting for replies.

@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct Transaction {
     queued: Option<Vec<(Found, Vec<Vec<u8>>)>>,
     failed: bool,
+    /// True when a queued command is one Redis refuses over maxmemory.
+    queued_denyoom: bool,
     watches: WatchSet,
 }
 
@@ -36,6 +38,7 @@ impl Transaction {
 
     /// Queues a checked command for EXEC.
     fn queue(&mut self, found: Found, args: Vec<Vec<u8>>) {
+        self.queued_denyoom |= found.flag("denyoom");
         if let Some(queued) = self.queued.as_mut() {
             queued.push((found, args));
         }
@@ -84,8 +87,8 @@ impl Client {
     }
 
     /// Inside MULTI: refuses what Redis refuses while queueing (commands
-    /// flagged `no_multi`; under maxmemory, anything but EXEC, DISCARD, QUIT
-    /// and RESET) and queues the rest. `None` for the commands that run at
+    /// flagged `no_multi`; over maxmemory, anything but DISCARD, QUIT and
+    /// RESET, and EXEC when a `denyoom` command is queued) and queues the rest. `None` for the commands that run at
     /// once even inside MULTI.
     pub(super) fn queue_in_multi(
         &mut self,
@@ -97,7 +100,13 @@ impl Client {
             let refusal = err("Command not allowed inside a transaction");
             return Some(self.refuse(Some(found), refusal));
         }
-        if !matches!(name, "exec" | "discard" | "quit" | "reset") && self.out_of_memory() {
+        // EXEC itself is refused when what it would run may need memory.
+        let needs_room = match name {
+            "exec" => self.transaction.queued_denyoom,
+            "discard" | "quit" | "reset" => false,
+            _ => true,
+        };
+        if needs_room && self.out_of_memory() {
             let refusal = reply::error(&CommandError::OutOfMemory(String::new()));
             return Some(self.refuse(Some(found), refusal));
         }
@@ -148,6 +157,7 @@ impl Client {
             "multi" => {
                 self.transaction.queued = Some(Vec::new());
                 self.transaction.failed = false;
+                self.transaction.queued_denyoom = false;
                 ok
             }
             "discard" if !self.transaction.is_open() => err("DISCARD without MULTI"),
