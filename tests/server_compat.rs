@@ -486,3 +486,27 @@ fn client_list_names_subcommands_in_full() {
     );
     assert!(line("name= ").contains(" cmd=client|list "), "{listing}");
 }
+
+#[test]
+fn unknown_command_quotes_arguments_up_to_redis_limit() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    let words: Vec<String> = std::iter::once("FOO".to_string())
+        .chain((0..60).map(|i| format!("arg{i}")))
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    // As redis-server 7.0.15 answers: 128 bytes of quoted arguments, the
+    // last one cut short.
+    assert_eq!(
+        raw.call(&words),
+        error(
+            "ERR unknown command 'FOO', with args beginning with: 'arg0' 'arg1' 'arg2' 'arg3' 'arg4' 'arg5' 'arg6' 'arg7' 'arg8' 'arg9' 'arg10' 'arg11' 'arg12' 'arg13' 'arg14' 'arg15' 'arg16' 'ar' "
+        )
+    );
+    raw.command(&[b"FOO", b"a\x00b"]);
+    assert_eq!(
+        raw.read(),
+        error("ERR unknown command 'FOO', with args beginning with: 'a' ")
+    );
+}

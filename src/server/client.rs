@@ -137,21 +137,29 @@ pub fn find(name: &[u8]) -> Option<Found> {
     table().get(&*lower).copied()
 }
 
-/// Redis's reply to an unknown command, quoting the start of its arguments.
+/// Redis's reply to an unknown command, quoting the start of its arguments
+/// as Redis's `%.*s` does: the name up to 128 bytes, then arguments while
+/// the quoted text is under 128 bytes, each cut to what is left of them;
+/// every word ends at a NUL byte.
 pub fn unknown_command(args: &[Vec<u8>]) -> CommandError {
-    let name = String::from_utf8_lossy(&args[0]);
-    let mut quoted = String::new();
+    fn c_string(word: &[u8], most: usize) -> &[u8] {
+        let word = &word[..word.len().min(most)];
+        word.split(|b| *b == 0).next().unwrap_or_default()
+    }
+    let mut quoted: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if quoted.len() >= 128 {
             break;
         }
-        let text = String::from_utf8_lossy(arg);
-        let cut: String = text.chars().take(128).collect();
-        quoted.push_str(&format!("'{cut}' "));
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_string(arg, room));
+        quoted.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
     CommandError::BadArgument(format!(
-        "unknown command '{name}', with args beginning with: {quoted}"
+        "unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(c_string(&args[0], 128)),
+        String::from_utf8_lossy(&quoted)
     ))
 }
 
