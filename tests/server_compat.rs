@@ -274,6 +274,19 @@ fn client_reply_off_and_skip_drop_replies_as_redis_does() {
     assert_eq!(raw.read(), bulk("c"));
     assert_eq!(raw.read(), simple("OK"));
     assert_eq!(raw.read(), bulk("d"));
+    // RESET turns replies back on, unless SKIP silenced it.
+    send_all(
+        &mut raw,
+        &[
+            &["CLIENT", "REPLY", "OFF"],
+            &["RESET"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["RESET"],
+            &["PING", "e"],
+        ],
+    );
+    assert_eq!(raw.read(), simple("RESET"));
+    assert_eq!(raw.read(), bulk("e"));
     // The writes made while silent happened.
     assert_eq!(raw.call(&["GET", "k"]), bulk("v"));
 }

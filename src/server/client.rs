@@ -585,6 +585,11 @@ impl Client {
     }
 
     fn reset(&mut self) {
+        // Replies are back on, though a RESET that CLIENT REPLY SKIP
+        // silenced stays silent, as in Redis.
+        if self.replies != Replies::Skip {
+            self.replies = Replies::On;
+        }
         self.transaction = Transaction::default();
         let _ = self.session.use_namespace(crate::engine::DEFAULT_NAMESPACE);
         self.protocol = Protocol::Resp2;
