@@ -549,7 +549,7 @@ fn client_list_and_kill_see_other_connections() {
     };
     let mine = String::from_utf8(mine).unwrap();
     assert!(
-        mine.starts_with(&format!("id={a_id} ")) && mine.contains(" cmd=client "),
+        mine.starts_with(&format!("id={a_id} ")) && mine.contains(" cmd=client|info "),
         "a client sees its current command: {mine}"
     );
     assert_eq!(

@@ -44,6 +44,19 @@ pub enum Flow {
     Shutdown,
 }
 
+/// Which replies the connection sends, as CLIENT REPLY sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replies {
+    /// Every reply.
+    On,
+    /// None until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP just ran: its own reply and the next one are dropped.
+    SkipNext,
+    /// The reply to the request being handled is dropped.
+    Skip,
+}
+
 /// A command found in one of the tables.
 #[derive(Debug, Clone, Copy)]
 pub enum Found {
@@ -67,6 +80,15 @@ impl Found {
         match self {
             Found::Redis(spec) => spec.writes(),
             Found::Inmem(spec) => spec.writes,
+        }
+    }
+
+    /// True when the command has Redis's command flag `flag` (`no_auth`,
+    /// `no_multi`, `denyoom`, ...); inmem's own commands have none of these.
+    pub fn flag(self, flag: &str) -> bool {
+        match self {
+            Found::Redis(spec) => spec.flags.contains(&flag),
+            Found::Inmem(_) => false,
         }
     }
 
@@ -115,21 +137,29 @@ pub fn find(name: &[u8]) -> Option<Found> {
     table().get(&*lower).copied()
 }
 
-/// Redis's reply to an unknown command, quoting the start of its arguments.
+/// Redis's reply to an unknown command, quoting the start of its arguments
+/// as Redis's `%.*s` does: the name up to 128 bytes, then arguments while
+/// the quoted text is under 128 bytes, each cut to what is left of them;
+/// every word ends at a NUL byte.
 pub fn unknown_command(args: &[Vec<u8>]) -> CommandError {
-    let name = String::from_utf8_lossy(&args[0]);
-    let mut quoted = String::new();
+    fn c_string(word: &[u8], most: usize) -> &[u8] {
+        let word = &word[..word.len().min(most)];
+        word.split(|b| *b == 0).next().unwrap_or_default()
+    }
+    let mut quoted: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if quoted.len() >= 128 {
             break;
         }
-        let text = String::from_utf8_lossy(arg);
-        let cut: String = text.chars().take(128).collect();
-        quoted.push_str(&format!("'{cut}' "));
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_string(arg, room));
+        quoted.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
     CommandError::BadArgument(format!(
-        "unknown command '{name}', with args beginning with: {quoted}"
+        "unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(c_string(&args[0], 128)),
+        String::from_utf8_lossy(&quoted)
     ))
 }
 
@@ -154,6 +184,8 @@ pub struct Client {
     follows: bool,
     /// Requests handled in the current batch.
     in_batch: usize,
+    /// CLIENT REPLY's setting.
+    replies: Replies,
 }
 
 impl std::fmt::Debug for Client {
@@ -181,12 +213,37 @@ impl Client {
             last_found: None,
             follows: false,
             in_batch: 0,
+            replies: Replies::On,
         }
     }
 
     /// The protocol replies are encoded in.
     pub fn protocol(&self) -> Protocol {
         self.protocol
+    }
+
+    /// True when every reply is sent (CLIENT REPLY ON, the default): the
+    /// connection then need not ask [`Client::drop_reply`].
+    pub fn replies_on(&self) -> bool {
+        self.replies == Replies::On
+    }
+
+    /// Called after each request while [`Client::replies_on`] is false: true
+    /// when that request's reply (even an error) must be dropped, as CLIENT
+    /// REPLY OFF or SKIP asked.
+    pub fn drop_reply(&mut self) -> bool {
+        match self.replies {
+            Replies::On => false,
+            Replies::Off => true,
+            Replies::SkipNext => {
+                self.replies = Replies::Skip;
+                true
+            }
+            Replies::Skip => {
+                self.replies = Replies::On;
+                true
+            }
+        }
     }
 
     /// Notes that a command may have written, so the log is made safe before replying.
@@ -247,32 +304,24 @@ impl Client {
             _ => find(&args[0]),
         };
         let Some(found) = found else {
-            self.transaction.flag_error();
-            return (Some(reply::error(&unknown_command(args))), Flow::Continue);
+            let refusal = reply::error(&unknown_command(args));
+            return (Some(self.refuse(None, refusal)), Flow::Continue);
         };
         self.last_found = Some(found);
         let name = found.name();
         self.unshown = Some(name);
-        if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
-            self.transaction.flag_error();
-            return (
-                Some(Frame::Error("NOAUTH Authentication required.".into())),
-                Flow::Continue,
-            );
-        }
         if !found.accepts(args.len()) {
-            self.transaction.flag_error();
-            return (Some(reply::error(&arity_error(found))), Flow::Continue);
+            let refusal = reply::error(&arity_error(found));
+            return (Some(self.refuse(Some(found), refusal)), Flow::Continue);
+        }
+        if !self.authenticated && !found.flag("no_auth") {
+            let refusal = Frame::Error("NOAUTH Authentication required.".into());
+            return (Some(self.refuse(Some(found), refusal)), Flow::Continue);
         }
         if self.transaction.is_open()
-            && !matches!(
-                name,
-                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-            )
+            && let Some(frame) = self.queue_in_multi(found, args)
         {
-            self.transaction.queue(found, std::mem::take(args));
-            self.handle.update(|s| s.queued += 1);
-            return (Some(Frame::Simple("QUEUED".into())), Flow::Continue);
+            return (Some(frame), Flow::Continue);
         }
         if let Found::Redis(spec) = found
             && self.run_direct(spec, args, follows, out)
@@ -370,6 +419,7 @@ impl Client {
         spec: &'static RedisSpec,
         args: &[Vec<u8>],
     ) -> (Option<Frame>, Flow) {
+        self.unshown = Some(full_name(spec.name, args));
         self.show_activity();
         // What it shows or records comes after the batch's earlier commands.
         self.session.hand_over();
@@ -396,12 +446,7 @@ impl Client {
             "command" => introspect::command(sub, args),
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
                 let frame = self.transaction_command(spec.name, args);
-                self.handle.update(|s| {
-                    s.in_multi = self.transaction.is_open();
-                    if !s.in_multi {
-                        s.queued = 0;
-                    }
-                });
+                self.show_transaction();
                 Ok(frame)
             }
             "shutdown" => match admin::shutdown_mode(&args[1..]) {
@@ -423,7 +468,7 @@ impl Client {
             _ => admin::run(self, spec.name, sub, args),
         };
         self.shared.db.stats().record(spec.name, started.elapsed());
-        let frame = match result {
+        let frame = match result.map_err(|error| quoted_as_sent(error, args)) {
             Ok(frame) => frame,
             Err(error) => reply::error(&error),
         };
@@ -451,11 +496,11 @@ impl Client {
             rest = &rest[1..];
         }
         let mut name = None;
+        let mut credentials = None;
         while let Some(option) = rest.first() {
-            let option = option.to_ascii_lowercase();
-            match (option.as_slice(), rest.len()) {
+            match (option.to_ascii_lowercase().as_slice(), rest.len()) {
                 (b"auth", n) if n >= 3 => {
-                    self.auth(&rest[1..3])?;
+                    credentials = Some(&rest[1..3]);
                     rest = &rest[3..];
                 }
                 (b"setname", n) if n >= 2 => {
@@ -465,14 +510,18 @@ impl Client {
                 _ => {
                     return Err(CommandError::BadArgument(format!(
                         "Syntax error in HELLO option '{}'",
-                        String::from_utf8_lossy(&option)
+                        String::from_utf8_lossy(option)
                     )));
                 }
             }
         }
+        // Options are all checked before the credentials, as Redis does.
+        if let Some(credentials) = credentials {
+            self.auth(credentials)?;
+        }
         if !self.authenticated {
             return Err(CommandError::BadArgument(
-                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
             ));
         }
         self.protocol = protocol;
@@ -496,25 +545,36 @@ impl Client {
         ]))
     }
 
+    /// AUTH as Redis 7 answers it: the `default` user needs `requirepass`
+    /// when one is set and takes any password otherwise (it has `nopass`);
+    /// no other user exists.
     fn auth(&mut self, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
-        let Some(required) = &self.shared.settings.requirepass else {
-            return Err(CommandError::BadArgument(
-                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
-            ));
+        let wrongpass = || {
+            CommandError::BadArgument(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            )
         };
         let (user, password) = match args {
-            [password] => (b"default".as_slice(), password),
-            [user, password] => (user.as_slice(), password),
+            [password] => (None, password),
+            [user, password] => (Some(user.as_slice()), password),
             _ => return Err(CommandError::BadArgument("syntax error".into())),
         };
-        if user == b"default" && password.as_slice() == required.as_bytes() {
-            self.authenticated = true;
-            Ok(Frame::Simple("OK".into()))
-        } else {
-            Err(CommandError::BadArgument(
-                "WRONGPASS invalid username-password pair or user is disabled.".into(),
-            ))
+        let required = self.shared.settings.requirepass.as_deref();
+        let accepted = match (user, required) {
+            (None, None) => {
+                return Err(CommandError::BadArgument(
+                    "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
+                ));
+            }
+            (Some(user), _) if user != b"default" => false,
+            (_, None) => true,
+            (_, Some(required)) => password.as_slice() == required.as_bytes(),
+        };
+        if !accepted {
+            return Err(wrongpass());
         }
+        self.authenticated = true;
+        Ok(Frame::Simple("OK".into()))
     }
 
     fn select(&mut self, index: &[u8]) -> Result<Frame, CommandError> {
@@ -525,6 +585,11 @@ impl Client {
     }
 
     fn reset(&mut self) {
+        // Replies are back on, though a RESET that CLIENT REPLY SKIP
+        // silenced stays silent, as in Redis.
+        if self.replies != Replies::Skip {
+            self.replies = Replies::On;
+        }
         self.transaction = Transaction::default();
         let _ = self.session.use_namespace(crate::engine::DEFAULT_NAMESPACE);
         self.protocol = Protocol::Resp2;
@@ -566,20 +631,45 @@ impl Client {
                     Err(error) => (Some(reply::error(&error)), Flow::Continue),
                 };
             }
-            (b"setinfo" | b"no-evict" | b"no-touch" | b"reply", n) if n >= 3 => Ok(ok()),
-            (b"id" | b"getname" | b"setname" | b"info" | b"kill", _) => {
-                Err(CommandError::BadArgument(format!(
-                    "wrong number of arguments for 'client|{}' command",
-                    String::from_utf8_lossy(sub)
-                )))
+            (b"reply", 3) => {
+                match args[2].to_ascii_lowercase().as_slice() {
+                    b"on" => self.replies = Replies::On,
+                    b"off" => self.replies = Replies::Off,
+                    b"skip" if self.replies != Replies::Off => self.replies = Replies::SkipNext,
+                    b"skip" => {}
+                    _ => return (Some(syntax_error()), Flow::Continue),
+                }
+                // OFF and SKIP are not answered.
+                let frame = (self.replies == Replies::On).then(ok);
+                return (frame, Flow::Continue);
             }
-            _ => Err(unknown_subcommand(sub, "CLIENT")),
+            (b"no-evict" | b"no-touch", 3) => {
+                if args[2].eq_ignore_ascii_case(b"on") || args[2].eq_ignore_ascii_case(b"off") {
+                    Ok(ok())
+                } else {
+                    Ok(syntax_error())
+                }
+            }
+            (b"setinfo", 4) => Ok(ok()),
+            (
+                b"id" | b"getname" | b"setname" | b"info" | b"kill" | b"reply" | b"no-evict"
+                | b"no-touch" | b"setinfo",
+                _,
+            ) => Err(CommandError::BadArgument(format!(
+                "wrong number of arguments for 'client|{}' command",
+                String::from_utf8_lossy(sub)
+            ))),
+            _ => Err(unknown_subcommand(&args[1], "CLIENT")),
         };
         (
             Some(result.unwrap_or_else(|e| reply::error(&e))),
             Flow::Continue,
         )
     }
+}
+
+fn syntax_error() -> Frame {
+    Frame::Error("ERR syntax error".into())
 }
 
 /// A CLIENT SETNAME name: no spaces, newlines or other special characters.
@@ -592,12 +682,76 @@ fn valid_name(name: &[u8]) -> Result<String, CommandError> {
     Ok(String::from_utf8_lossy(name).into_owned())
 }
 
-/// Redis's reply to an unknown subcommand of `command`.
+/// The subcommands of the commands that have them, by Redis's full name.
+const SUBCOMMANDS: &[&str] = &[
+    "client|id",
+    "client|getname",
+    "client|setname",
+    "client|list",
+    "client|info",
+    "client|kill",
+    "client|reply",
+    "client|no-evict",
+    "client|no-touch",
+    "client|setinfo",
+    "client|help",
+    "command|count",
+    "command|list",
+    "command|info",
+    "command|docs",
+    "command|getkeys",
+    "command|help",
+    "config|get",
+    "config|set",
+    "config|resetstat",
+    "config|help",
+    "object|encoding",
+    "object|freq",
+    "object|idletime",
+    "object|refcount",
+    "object|help",
+    "memory|usage",
+    "memory|help",
+];
+
+/// The name CLIENT LIST shows for a request: Redis's full name
+/// (`client|list`) for a known subcommand, else the command's own.
+fn full_name(name: &'static str, args: &[Vec<u8>]) -> &'static str {
+    let Some(sub) = args.get(1) else {
+        return name;
+    };
+    SUBCOMMANDS
+        .iter()
+        .find(|full| {
+            full.split_once('|').is_some_and(|(command, s)| {
+                command == name && s.as_bytes().eq_ignore_ascii_case(sub)
+            })
+        })
+        .copied()
+        .unwrap_or(name)
+}
+
+/// Redis's reply to an unknown subcommand of `command`, quoting (the start
+/// of) the word as it was sent.
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> CommandError {
     CommandError::BadArgument(format!(
         "unknown subcommand '{}'. Try {command} HELP.",
-        String::from_utf8_lossy(sub)
+        String::from_utf8_lossy(&sub[..sub.len().min(128)])
     ))
+}
+
+/// The error with an unknown subcommand quoted as it was sent: dispatchers
+/// match (and may quote) a lowercased copy of the word.
+fn quoted_as_sent(error: CommandError, args: &[Vec<u8>]) -> CommandError {
+    let (CommandError::BadArgument(text), Some(word)) = (&error, args.get(1)) else {
+        return error;
+    };
+    let command = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    if *text == unknown_subcommand(&word.to_ascii_lowercase(), &command).to_string() {
+        unknown_subcommand(word, &command)
+    } else {
+        error
+    }
 }
 
 /// The wrong-arity error, in Redis's words for both tables.

@@ -68,10 +68,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         loop {
             match decoder.decode_into(&mut input, &mut args) {
                 Ok(true) => {
+                    let mark = output.len();
                     let (frame, next) = client.handle(&mut args, &mut output);
                     resp::keep_for_reuse(&mut args);
                     if let Some(frame) = frame {
                         resp::encode(&frame, client.protocol(), &mut output);
+                    }
+                    if !client.replies_on() && client.drop_reply() {
+                        output.truncate(mark);
                     }
                     flow = next;
                     if flow != Flow::Continue {
@@ -79,12 +83,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
                     }
                 }
                 Ok(false) => break,
-                Err(error) => {
+                Err(error) if client.replies_on() || !client.drop_reply() => {
                     resp::encode(
                         &Frame::Error(format!("ERR {error}")),
                         client.protocol(),
                         &mut output,
                     );
+                    flow = Flow::Close;
+                    break;
+                }
+                Err(_) => {
                     flow = Flow::Close;
                     break;
                 }

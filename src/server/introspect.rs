@@ -6,6 +6,7 @@ use super::client::{Found, INMEM_COMMANDS, find, unknown_subcommand};
 use super::resp::Frame;
 use crate::command::redis::{self, RedisSpec};
 use crate::command::spec::{self, Spec};
+use crate::engine::glob::glob_match;
 use crate::error::CommandError;
 
 fn bulk(text: &str) -> Frame {
@@ -87,15 +88,97 @@ fn facts(found: Found) -> Facts {
     }
 }
 
+/// Redis's ACL categories, in the order `COMMAND INFO` lists them.
+const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Categories Redis gives commands beyond what their flags and group say.
+const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
+    ("bitcount", &["bitmap"]),
+    ("bitpos", &["bitmap"]),
+    ("getbit", &["bitmap"]),
+    ("setbit", &["bitmap"]),
+    ("dbsize", &["keyspace"]),
+    ("flushall", &["keyspace", "dangerous"]),
+    ("flushdb", &["keyspace", "dangerous"]),
+    ("swapdb", &["keyspace", "dangerous"]),
+    ("keys", &["dangerous"]),
+    ("info", &["dangerous"]),
+    ("lastsave", &["admin", "dangerous"]),
+    ("command", &["connection"]),
+];
+
+/// Commands whose group names no category: the bitmap ones (their group
+/// is `string` here, `bitmap` in Redis) and the containers of subcommands,
+/// which Redis describes with their flags alone.
+const NO_GROUP_CATEGORY: &[&str] = &[
+    "bitcount", "bitpos", "getbit", "setbit", "client", "config", "memory", "object",
+];
+
+/// A command's ACL categories as Redis derives them: `@write`, `@read`,
+/// `@admin` and `@dangerous`, `@fast` or else `@slow` from its flags; one
+/// from its group; and the few Redis adds by hand.
+fn categories(f: &Facts) -> Vec<&'static str> {
+    let mut found: Vec<&str> = Vec::new();
+    let flag = |name: &str| f.flags.contains(&name);
+    if flag("write") {
+        found.push("write");
+    }
+    if flag("readonly") {
+        found.push("read");
+    }
+    if flag("admin") {
+        found.extend(["admin", "dangerous"]);
+    }
+    found.push(if flag("fast") { "fast" } else { "slow" });
+    if !NO_GROUP_CATEGORY.contains(&f.name) {
+        found.extend(match f.group {
+            "string" => Some("string"),
+            "generic" => Some("keyspace"),
+            "connection" => Some("connection"),
+            "transactions" => Some("transaction"),
+            _ => None,
+        });
+    }
+    for (name, extra) in EXTRA_CATEGORIES {
+        if *name == f.name {
+            found.extend(extra.iter());
+        }
+    }
+    CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| found.contains(c))
+        .collect()
+}
+
 fn info(found: Found) -> Frame {
     let f = facts(found);
-    let category = match f.group {
-        "string" => "@string",
-        "generic" => "@keyspace",
-        "connection" => "@connection",
-        "transactions" => "@transaction",
-        _ => "@admin",
-    };
+    let categories = categories(&f)
+        .into_iter()
+        .map(|c| Frame::Simple(format!("@{c}")))
+        .collect();
     Frame::Array(vec![
         bulk(f.name),
         Frame::Integer(f.arity),
@@ -108,7 +191,7 @@ fn info(found: Found) -> Frame {
         Frame::Integer(f.keys.0),
         Frame::Integer(f.keys.1),
         Frame::Integer(f.keys.2),
-        Frame::Set(vec![Frame::Simple(category.into())]),
+        Frame::Set(categories),
         Frame::Array(Vec::new()),
         Frame::Array(Vec::new()),
         Frame::Array(Vec::new()),
@@ -153,28 +236,67 @@ fn arguments(syntax: &str) -> Vec<Frame> {
         .collect()
 }
 
+/// COMMAND HELP's lines.
+const HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// Each COMMAND subcommand with its Redis arity (the words `COMMAND` and
+/// the subcommand included).
+const SUBCOMMANDS: &[(&str, i32)] = &[
+    ("count", 2),
+    ("list", -2),
+    ("info", -2),
+    ("docs", -2),
+    ("getkeys", -4),
+    ("help", 2),
+];
+
 /// Answers COMMAND and its subcommands.
 pub fn command(sub: Option<&[u8]>, args: &[Vec<u8>]) -> Result<Frame, CommandError> {
     let named =
         |names: &[Vec<u8>]| -> Vec<Option<Found>> { names.iter().map(|n| find(n)).collect() };
-    match sub {
-        None => Ok(Frame::Array(all().into_iter().map(info).collect())),
-        Some(b"count") => Ok(Frame::Integer(all().len() as i64)),
-        Some(b"list") => Ok(Frame::Array(
-            all().into_iter().map(|f| bulk(f.name())).collect(),
+    let Some(sub) = sub else {
+        return Ok(Frame::Array(all().into_iter().map(info).collect()));
+    };
+    let Some((name, arity)) = SUBCOMMANDS.iter().find(|(name, _)| name.as_bytes() == sub) else {
+        return Err(unknown_subcommand(&args[1], "COMMAND"));
+    };
+    let n = arity.unsigned_abs() as usize;
+    if (*arity < 0 && args.len() < n) || (*arity > 0 && args.len() != n) {
+        return Err(CommandError::BadArgument(format!(
+            "wrong number of arguments for 'command|{name}' command"
+        )));
+    }
+    match *name {
+        "count" => Ok(Frame::Integer(all().len() as i64)),
+        "list" => list(&args[2..]),
+        "info" if args.len() == 2 => Ok(Frame::Array(all().into_iter().map(info).collect())),
+        "info" => Ok(Frame::Array(
+            named(&args[2..])
+                .into_iter()
+                .map(|f| f.map_or(Frame::Null, info))
+                .collect(),
         )),
-        Some(b"info") => {
-            if args.len() == 2 {
-                return Ok(Frame::Array(all().into_iter().map(info).collect()));
-            }
-            Ok(Frame::Array(
-                named(&args[2..])
-                    .into_iter()
-                    .map(|f| f.map_or(Frame::Null, info))
-                    .collect(),
-            ))
-        }
-        Some(b"docs") => {
+        "docs" => {
             let list: Vec<Found> = if args.len() == 2 {
                 all()
             } else {
@@ -186,16 +308,39 @@ pub fn command(sub: Option<&[u8]>, args: &[Vec<u8>]) -> Result<Frame, CommandErr
                     .collect(),
             ))
         }
-        Some(b"getkeys") => {
-            if args.len() < 3 {
-                return Err(CommandError::BadArgument(
-                    "wrong number of arguments for 'command|getkeys' command".into(),
-                ));
-            }
-            getkeys(&args[2..])
-        }
-        Some(other) => Err(unknown_subcommand(other, "COMMAND")),
+        "getkeys" => getkeys(&args[2..]),
+        _ => Ok(Frame::Array(
+            HELP.iter().map(|l| Frame::Simple((*l).into())).collect(),
+        )),
     }
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern].
+fn list(filter: &[Vec<u8>]) -> Result<Frame, CommandError> {
+    let keep: Box<dyn Fn(Found) -> bool> = match filter {
+        [] => Box::new(|_| true),
+        [by, kind, value] if by.eq_ignore_ascii_case(b"filterby") => {
+            let value = value.to_ascii_lowercase();
+            match kind.to_ascii_lowercase().as_slice() {
+                b"module" => Box::new(|_| false),
+                b"aclcat" => Box::new(move |f| {
+                    categories(&facts(f))
+                        .iter()
+                        .any(|c| c.as_bytes() == value.as_slice())
+                }),
+                b"pattern" => Box::new(move |f| glob_match(&value, f.name().as_bytes())),
+                _ => return Err(CommandError::BadArgument("syntax error".into())),
+            }
+        }
+        _ => return Err(CommandError::BadArgument("syntax error".into())),
+    };
+    Ok(Frame::Array(
+        all()
+            .into_iter()
+            .filter(|f| keep(*f))
+            .map(|f| bulk(f.name()))
+            .collect(),
+    ))
 }
 
 fn getkeys(call: &[Vec<u8>]) -> Result<Frame, CommandError> {

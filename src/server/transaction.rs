@@ -9,7 +9,7 @@ use super::reply;
 use super::resp::Frame;
 use crate::command::redis::{self, global};
 use crate::command::{self, Command};
-use crate::engine::{ExecOp, WatchSet};
+use crate::engine::{Eviction, ExecOp, WatchSet};
 use crate::error::CommandError;
 use std::time::Instant;
 
@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct Transaction {
     queued: Option<Vec<(Found, Vec<Vec<u8>>)>>,
     failed: bool,
+    /// True when a queued command is one Redis refuses over maxmemory.
+    queued_denyoom: bool,
     watches: WatchSet,
 }
 
@@ -35,7 +37,8 @@ impl Transaction {
     }
 
     /// Queues a checked command for EXEC.
-    pub fn queue(&mut self, found: Found, args: Vec<Vec<u8>>) {
+    fn queue(&mut self, found: Found, args: Vec<Vec<u8>>) {
+        self.queued_denyoom |= found.flag("denyoom");
         if let Some(queued) = self.queued.as_mut() {
             queued.push((found, args));
         }
@@ -56,7 +59,96 @@ enum Slot {
     Later(Found, Vec<Vec<u8>>),
 }
 
+/// The commands that run at once inside MULTI instead of being queued.
+fn runs_in_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
 impl Client {
+    /// Answers a request Redis refuses before running it: the transaction
+    /// (if any) is flagged to abort at EXEC, and a refused EXEC itself
+    /// discards the transaction and says why, as Redis does.
+    pub(super) fn refuse(&mut self, found: Option<Found>, refusal: Frame) -> Frame {
+        self.transaction.flag_error();
+        match (found, refusal) {
+            (Some(found), Frame::Error(text)) if found.name() == "exec" => {
+                self.transaction = Transaction::default();
+                self.show_transaction();
+                let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+                Frame::Error(format!(
+                    "EXECABORT Transaction discarded because of: {reason}"
+                ))
+            }
+            (_, refusal) => refusal,
+        }
+    }
+
+    /// Inside MULTI: refuses what Redis refuses while queueing (commands
+    /// flagged `no_multi`; over maxmemory, anything but DISCARD, QUIT and
+    /// RESET, and EXEC when a `denyoom` command is queued) and queues the rest. `None` for the commands that run at
+    /// once even inside MULTI.
+    pub(super) fn queue_in_multi(
+        &mut self,
+        found: Found,
+        args: &mut Vec<Vec<u8>>,
+    ) -> Option<Frame> {
+        let name = found.name();
+        if found.flag("no_multi") {
+            let refusal = err("Command not allowed inside a transaction");
+            return Some(self.refuse(Some(found), refusal));
+        }
+        // EXEC itself is refused when what it would run may need memory.
+        let needs_room = match name {
+            "exec" => self.transaction.queued_denyoom,
+            "discard" | "quit" | "reset" => false,
+            _ => true,
+        };
+        if needs_room && self.out_of_memory() {
+            let refusal = reply::error(&CommandError::OutOfMemory(String::new()));
+            return Some(self.refuse(Some(found), refusal));
+        }
+        if runs_in_multi(name) {
+            return None;
+        }
+        self.transaction.queue(found, std::mem::take(args));
+        self.handle.update(|s| s.queued += 1);
+        Some(Frame::Simple("QUEUED".into()))
+    }
+
+    /// True when memory is over `maxmemory` and no key can be evicted to
+    /// make room, where Redis refuses to queue commands in MULTI. (Writes
+    /// outside MULTI learn the same from the engine when they run.)
+    fn out_of_memory(&self) -> bool {
+        let engine = self.shared.db.engine();
+        let limits = engine.limits();
+        let Some(max) = limits.maxmemory else {
+            return false;
+        };
+        let namespaces = engine.namespace_stats();
+        let bytes: u64 = namespaces.iter().map(|n| n.bytes).sum();
+        let candidates: u64 = if limits.policy.name().starts_with("volatile") {
+            namespaces.iter().map(|n| n.expiring).sum()
+        } else if limits.policy == Eviction::Noeviction {
+            0
+        } else {
+            namespaces.iter().map(|n| n.keys).sum()
+        };
+        bytes > max && candidates == 0
+    }
+
+    /// Shows whether the connection is inside MULTI in the registry.
+    pub(super) fn show_transaction(&self) {
+        self.handle.update(|s| {
+            s.in_multi = self.transaction.is_open();
+            if !s.in_multi {
+                s.queued = 0;
+            }
+        });
+    }
+
     /// Answers a transaction command.
     pub(super) fn transaction_command(&mut self, name: &str, args: &[Vec<u8>]) -> Frame {
         let ok = Frame::Simple("OK".into());
@@ -65,6 +157,7 @@ impl Client {
             "multi" => {
                 self.transaction.queued = Some(Vec::new());
                 self.transaction.failed = false;
+                self.transaction.queued_denyoom = false;
                 ok
             }
             "discard" if !self.transaction.is_open() => err("DISCARD without MULTI"),

@@ -25,6 +25,8 @@ const CONN: &[&str] = &[
 ];
 const FAST: &[&str] = &["loading", "stale", "fast"];
 const ADMIN: &[&str] = &["admin", "noscript", "no_async_loading"];
+/// A command whose subcommands carry the flags: Redis lists none for it.
+const CONTAINER: &[&str] = &[];
 const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// The connection, server and transaction commands' table rows.
@@ -40,7 +42,7 @@ pub static COMMANDS: &[RedisSpec] = &[
     row(
         "echo",
         2,
-        &["fast"],
+        FAST,
         "connection",
         "message",
         "Answers the message.",
@@ -80,7 +82,7 @@ pub static COMMANDS: &[RedisSpec] = &[
     row(
         "client",
         -2,
-        &["loading", "stale"],
+        CONTAINER,
         "connection",
         "ID | SETNAME name | GETNAME | LIST | INFO | KILL ...",
         "Names, lists, describes or closes connections.",
@@ -112,7 +114,7 @@ pub static COMMANDS: &[RedisSpec] = &[
     row(
         "config",
         -2,
-        &["admin", "noscript", "loading", "stale"],
+        CONTAINER,
         "server",
         "GET parameter [parameter ...] | SET parameter value | RESETSTAT",
         "Reads or changes settings, or zeroes the statistics.",
@@ -179,7 +181,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         ..row(
             "object",
             -2,
-            &["readonly"],
+            CONTAINER,
             "generic",
             "ENCODING key | FREQ key | IDLETIME key | REFCOUNT key",
             "Describes how a key's value is held, and the seconds since it was last used.",
@@ -192,7 +194,7 @@ pub static COMMANDS: &[RedisSpec] = &[
         ..row(
             "memory",
             -2,
-            &["readonly"],
+            CONTAINER,
             "server",
             "USAGE key [SAMPLES count]",
             "Estimated bytes a key and its value take.",
@@ -209,7 +211,7 @@ pub static COMMANDS: &[RedisSpec] = &[
     row(
         "exec",
         1,
-        &["noscript", "loading", "stale"],
+        &["noscript", "loading", "stale", "skip_slowlog"],
         "transactions",
         "",
         "Runs the queued commands atomically.",
