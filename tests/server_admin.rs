@@ -473,6 +473,13 @@ fn help_and_unknown_subcommands_answer_as_redis_does() {
         ("CONFIG", vec!["GET", "SET", "RESETSTAT"]),
         ("OBJECT", vec!["ENCODING", "FREQ", "IDLETIME", "REFCOUNT"]),
         ("MEMORY", vec!["USAGE"]),
+        (
+            "CLIENT",
+            vec![
+                "GETNAME", "ID", "INFO", "KILL", "LIST", "NO-EVICT", "NO-TOUCH", "REPLY",
+                "SETINFO", "SETNAME",
+            ],
+        ),
     ] {
         let lines = help_lines(raw.call(&[command, "HELP"]));
         assert_eq!(

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod client_filters;
 mod config;
-mod help;
+pub mod help;
 
 pub use client_filters::{client_kill, client_list};
 

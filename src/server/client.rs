@@ -468,7 +468,7 @@ impl Client {
             _ => admin::run(self, spec.name, sub, args),
         };
         self.shared.db.stats().record(spec.name, started.elapsed());
-        let frame = match result.map_err(|error| quoted_as_sent(error, args)) {
+        let frame = match result {
             Ok(frame) => frame,
             Err(error) => reply::error(&error),
         };
@@ -651,9 +651,10 @@ impl Client {
                 }
             }
             (b"setinfo", 4) => Ok(ok()),
+            (b"help", 2) => Ok(admin::help::help("CLIENT", admin::help::CLIENT)),
             (
                 b"id" | b"getname" | b"setname" | b"info" | b"kill" | b"reply" | b"no-evict"
-                | b"no-touch" | b"setinfo",
+                | b"no-touch" | b"setinfo" | b"help",
                 _,
             ) => Err(CommandError::BadArgument(format!(
                 "wrong number of arguments for 'client|{}' command",
@@ -738,20 +739,6 @@ pub fn unknown_subcommand(sub: &[u8], command: &str) -> CommandError {
         "unknown subcommand '{}'. Try {command} HELP.",
         String::from_utf8_lossy(&sub[..sub.len().min(128)])
     ))
-}
-
-/// The error with an unknown subcommand quoted as it was sent: dispatchers
-/// match (and may quote) a lowercased copy of the word.
-fn quoted_as_sent(error: CommandError, args: &[Vec<u8>]) -> CommandError {
-    let (CommandError::BadArgument(text), Some(word)) = (&error, args.get(1)) else {
-        return error;
-    };
-    let command = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    if *text == unknown_subcommand(&word.to_ascii_lowercase(), &command).to_string() {
-        unknown_subcommand(word, &command)
-    } else {
-        error
-    }
 }
 
 /// The wrong-arity error, in Redis's words for both tables.

@@ -1,8 +1,50 @@
-//! The HELP subcommands of CONFIG, OBJECT and MEMORY: lines in Redis's
+//! The HELP subcommands of CLIENT, CONFIG, OBJECT and MEMORY: lines in Redis's
 //! layout (a heading, `SUBCOMMAND args` then an indented description, HELP
 //! last), sent as status replies as Redis does, describing what inmem does.
 
 use crate::server::resp::Frame;
+
+/// CLIENT HELP's lines.
+pub const CLIENT: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type (all of inmem's are NORMAL).",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username> (inmem has only 'default').",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "    * ID <client-id> [<client-id> ...]",
+    "      Return clients of specified IDs only.",
+    "NO-EVICT (ON|OFF)",
+    "    Accepted; inmem never evicts clients.",
+    "NO-TOUCH (ON|OFF)",
+    "    Accepted; reads still count as uses of their keys.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETINFO <option> <value>",
+    "    Accepted (LIB-NAME, LIB-VER) and not kept.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+];
 
 /// CONFIG HELP's lines.
 pub const CONFIG: &[&str] = &[
