@@ -523,3 +523,58 @@ fn unknown_command_quotes_arguments_up_to_redis_limit() {
         error("ERR unknown command 'FOO', with args beginning with: 'a' ")
     );
 }
+
+/// INFO's keyspace hits and misses, as `(hits, misses)`.
+fn hits_and_misses(raw: &mut Raw) -> (u64, u64) {
+    let Frame::Bulk(text) = raw.call(&["INFO", "stats"]) else {
+        panic!("INFO answers a bulk string");
+    };
+    let text = String::from_utf8(text).unwrap();
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("INFO stats lacks {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (field("keyspace_hits"), field("keyspace_misses"))
+}
+
+#[test]
+fn every_read_of_a_key_counts_a_hit_or_a_miss_as_redis_counts_it() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.call(&["SET", "a", "hello"]), simple("OK"));
+    assert_eq!(raw.call(&["CONFIG", "RESETSTAT"]), simple("OK"));
+    // Each command, and the counts after it, as redis-server 7.0.15 gave
+    // them (reads count each key they look up; writes count nothing).
+    let expected: &[(&[&str], (u64, u64))] = &[
+        (&["EXISTS", "a", "nokey"], (1, 1)),
+        (&["TTL", "nokey"], (1, 2)),
+        (&["PTTL", "a"], (2, 2)),
+        (&["TYPE", "a"], (3, 2)),
+        (&["STRLEN", "a"], (4, 2)),
+        (&["GETRANGE", "a", "0", "1"], (5, 2)),
+        (&["MGET", "a", "nokey", "a"], (7, 3)),
+        (&["LCS", "a", "nokey"], (8, 4)),
+        (&["GETBIT", "a", "3"], (9, 4)),
+        (&["BITCOUNT", "a"], (10, 4)),
+        (&["BITPOS", "a", "1"], (11, 4)),
+        (&["GETEX", "a"], (12, 4)),
+        (&["SET", "a", "world", "GET"], (13, 4)),
+        (&["GET", "nokey"], (13, 5)),
+        (&["INCR", "n"], (13, 5)),
+        (&["APPEND", "a", "x"], (13, 5)),
+        (&["SETRANGE", "a", "0", "y"], (13, 5)),
+        (&["SETNX", "a", "z"], (13, 5)),
+        (&["GETDEL", "nokey"], (13, 6)),
+        (&["EXPIRE", "a", "100"], (13, 6)),
+        (&["PERSIST", "a"], (13, 6)),
+    ];
+    for (command, counts) in expected {
+        raw.call(command);
+        assert_eq!(hits_and_misses(&mut raw), *counts, "after {command:?}");
+    }
+}

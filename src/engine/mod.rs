@@ -537,6 +537,33 @@ impl Data {
         self.note_key_use(namespace, key, place, found);
     }
 
+    /// Counts the keys a Redis read command looks up as hits or misses, as
+    /// Redis does, before it runs (a failure later, such as BITCOUNT's bad
+    /// range, does not undo the look-up). inmem's own reads are counted
+    /// from their replies ([`Data::note_use`]), with no look-up of their own.
+    fn count_redis_reads(&mut self, namespace: &str, op: &Op, now: u64) {
+        let (mut hits, mut misses) = (0, 0);
+        // Found only for a command that reads keys: writes pay nothing.
+        let mut keyspace = None;
+        let mut count = |key: &[u8]| {
+            let keyspace = *keyspace.get_or_insert_with(|| self.keyspace(namespace));
+            match keyspace.get(key, now) {
+                Some(_) => hits += 1,
+                None => misses += 1,
+            }
+        };
+        match op {
+            Op::Str(op) => op.for_each_read_key(&mut count),
+            Op::Key(op) => op.for_each_read_key(&mut count),
+            _ => return,
+        }
+        if hits + misses > 0 {
+            let counters = &mut self.keyspace_mut(namespace).counters;
+            counters.hits += hits;
+            counters.misses += misses;
+        }
+    }
+
     /// Marks `key`, stored at `place` (`None` when it is not), used and,
     /// for a read that looked it up, counts whether it was `found` (a hit)
     /// or not (a miss).
@@ -598,6 +625,7 @@ impl Data {
         now: u64,
         changes: &mut Vec<Mutation>,
     ) -> Result<Reply, CommandError> {
+        self.count_redis_reads(namespace, op, now);
         let keyspace = self.keyspace(namespace);
         let Some(key) = op.key() else {
             return exec::execute(op, keyspace, now, changes);

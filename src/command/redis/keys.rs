@@ -303,6 +303,24 @@ impl KeyOp {
         false
     }
 
+    /// Calls `f` with each key the operation reads, as Redis counts them
+    /// in its keyspace hits and misses (EXISTS, TYPE and the TTL family).
+    pub fn for_each_read_key(&self, mut f: impl FnMut(&[u8])) {
+        match self {
+            KeyOp::Exists(keys) => keys.iter().for_each(|key| f(key)),
+            KeyOp::Type(key) | KeyOp::Ttl { key, .. } => f(key),
+            KeyOp::Del(_)
+            | KeyOp::Keys(_)
+            | KeyOp::Scan(_)
+            | KeyOp::RandomKey
+            | KeyOp::Rename { .. }
+            | KeyOp::Expire(_)
+            | KeyOp::Persist(_)
+            | KeyOp::DbSize
+            | KeyOp::FlushDb => {}
+        }
+    }
+
     /// True when the operation may change the keyspace.
     pub fn writes(&self) -> bool {
         matches!(

@@ -504,6 +504,36 @@ impl StrOp {
         )
     }
 
+    /// Calls `f` with each key the operation reads, as Redis counts them
+    /// in its keyspace hits and misses: the reads of GET-like commands,
+    /// not the look-up a write makes of the key it changes.
+    pub fn for_each_read_key(&self, mut f: impl FnMut(&[u8])) {
+        match self {
+            StrOp::Set { key, get: true, .. }
+            | StrOp::GetDel(key)
+            | StrOp::GetEx { key, .. }
+            | StrOp::StrLen(key)
+            | StrOp::GetRange { key, .. }
+            | StrOp::GetBit { key, .. }
+            | StrOp::BitCount { key, .. }
+            | StrOp::BitPos { key, .. } => f(key),
+            StrOp::MGet(keys) => keys.iter().for_each(|key| f(key)),
+            StrOp::Lcs { a, b, .. } => {
+                f(a);
+                f(b);
+            }
+            StrOp::Set { get: false, .. }
+            | StrOp::SetNx { .. }
+            | StrOp::MSet(_)
+            | StrOp::MSetNx(_)
+            | StrOp::Append { .. }
+            | StrOp::SetRange { .. }
+            | StrOp::IncrBy { .. }
+            | StrOp::IncrByFloat { .. }
+            | StrOp::SetBit { .. } => {}
+        }
+    }
+
     /// True when the operation may change the keyspace.
     pub fn writes(&self) -> bool {
         self.may_add_key() || matches!(self, StrOp::GetDel(_) | StrOp::GetEx { .. })
