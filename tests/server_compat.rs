@@ -578,3 +578,43 @@ fn every_read_of_a_key_counts_a_hit_or_a_miss_as_redis_counts_it() {
         assert_eq!(hits_and_misses(&mut raw), *counts, "after {command:?}");
     }
 }
+
+#[test]
+fn role_and_wait_answer_as_a_master_without_replicas() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.call(&["ROLE"]),
+        Frame::Array(vec![
+            bulk("master"),
+            Frame::Integer(0),
+            Frame::Array(vec![])
+        ])
+    );
+    assert_eq!(
+        raw.call(&["ROLE", "x"]),
+        error("ERR wrong number of arguments for 'role' command")
+    );
+    assert_eq!(raw.call(&["WAIT", "0", "0"]), Frame::Integer(0));
+    // No replica will ever acknowledge: answered at once, not after the timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(raw.call(&["WAIT", "1", "60000"]), Frame::Integer(0));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(
+        raw.call(&["WAIT", "a", "0"]),
+        error("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        raw.call(&["WAIT", "0", "a"]),
+        error("ERR timeout is not an integer or out of range")
+    );
+    assert_eq!(
+        raw.call(&["WAIT", "0", "-1"]),
+        error("ERR timeout is negative")
+    );
+    // The redis crate's view of ROLE.
+    let mut con = server.connect();
+    let role: (String, i64, Vec<String>) = redis::cmd("ROLE").query(&mut con).unwrap();
+    assert_eq!(role, ("master".to_string(), 0, vec![]));
+}

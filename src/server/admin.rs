@@ -80,6 +80,21 @@ pub fn run(
                 bulk(now.subsec_micros().to_string()),
             ]))
         }
+        "role" => Ok(Frame::Array(vec![
+            bulk("master"),
+            Frame::Integer(0),
+            Frame::Array(Vec::new()),
+        ])),
+        "wait" => {
+            redis::parse_int(&args[1])?;
+            let timeout = redis::parse_int(&args[2])
+                .map_err(|_| bad("timeout is not an integer or out of range"))?;
+            if timeout < 0 {
+                return Err(bad("timeout is negative"));
+            }
+            // No replica will ever acknowledge: waiting would change nothing.
+            Ok(Frame::Integer(0))
+        }
         "object" => object(client, sub.unwrap_or_default(), args),
         "memory" => memory(client, sub.unwrap_or_default(), args),
         _ => Err(bad(format!("unknown command '{name}'"))),

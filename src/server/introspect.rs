@@ -126,14 +126,17 @@ const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
     ("keys", &["dangerous"]),
     ("info", &["dangerous"]),
     ("lastsave", &["admin", "dangerous"]),
+    ("role", &["admin", "dangerous"]),
+    ("wait", &["connection"]),
     ("command", &["connection"]),
 ];
 
 /// Commands whose group names no category: the bitmap ones (their group
-/// is `string` here, `bitmap` in Redis) and the containers of subcommands,
-/// which Redis describes with their flags alone.
+/// is `string` here, `bitmap` in Redis), the containers of subcommands,
+/// which Redis describes with their flags alone, and WAIT (@connection,
+/// though its group is `generic`).
 const NO_GROUP_CATEGORY: &[&str] = &[
-    "bitcount", "bitpos", "getbit", "setbit", "client", "config", "memory", "object",
+    "bitcount", "bitpos", "getbit", "setbit", "client", "config", "memory", "object", "wait",
 ];
 
 /// A command's ACL categories as Redis derives them: `@write`, `@read`,

@@ -152,6 +152,22 @@ pub static COMMANDS: &[RedisSpec] = &[
         "Unix time of the last successful snapshot.",
     ),
     row(
+        "role",
+        1,
+        &["noscript", "loading", "stale", "fast"],
+        "server",
+        "",
+        "The server's part in replication: always a master with no replicas.",
+    ),
+    row(
+        "wait",
+        3,
+        &["noscript"],
+        "generic",
+        "numreplicas timeout",
+        "Replicas that acknowledged the connection's writes: 0 at once, as inmem has no replicas.",
+    ),
+    row(
         "time",
         1,
         FAST,
