@@ -331,14 +331,52 @@ fn config_set_applies_or_refuses_every_parameter_it_shows() {
                 "argument must be between 0 and 2147483647 inclusive",
             ),
         ),
+        // A bad value after a good one: the good one does not apply either.
+        (
+            vec!["CONFIG", "SET", "maxmemory", "1", "eviction", "bogus"],
+            failed(
+                "eviction",
+                "inmem has no bogus eviction; it offers noeviction, allkeys-lru, volatile-lru, allkeys-random, volatile-ttl",
+            ),
+        ),
+        (
+            vec![
+                "CONFIG",
+                "SET",
+                "max-keys",
+                "1",
+                "latency-tracking",
+                "maybe",
+            ],
+            failed("latency-tracking", "argument must be 'yes' or 'no'"),
+        ),
     ] {
         assert_eq!(raw.call(&args), answer, "{args:?}");
     }
     // Nothing of a refused CONFIG SET took effect.
     assert_eq!(
-        config_get(&mut raw, &["maxmemory"]),
-        pairs(&[("maxmemory", "0")])
+        config_get(&mut raw, &["maxmemory", "max-keys", "eviction"]),
+        pairs(&[
+            ("maxmemory", "0"),
+            ("max-keys", "0"),
+            ("eviction", "noeviction")
+        ])
     );
+    // Every parameter CONFIG GET shows is one CONFIG SET knows: set to the
+    // value shown, it is accepted or refused for a reason, never unknown.
+    for (name, value) in config_get(&mut raw, &["*"]) {
+        let answer = raw.call(&["CONFIG", "SET", &name, &value]);
+        if let Frame::Error(message) = &answer {
+            assert!(
+                message.starts_with(&format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                )),
+                "CONFIG SET {name} {value}: {message}"
+            );
+        } else {
+            assert_eq!(answer, simple("OK"), "CONFIG SET {name} {value}");
+        }
+    }
     // What inmem does anyway is accepted...
     for (name, value) in [
         ("appendonly", "yes"),

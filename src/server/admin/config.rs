@@ -92,7 +92,7 @@ const PARAMS: &[Param] = &[
     param(
         "latency-tracking",
         Rule::Live("latency-tracking"),
-        Check::Any,
+        Check::Bool,
     ),
     param("maxclients", Rule::Maxclients, Check::Int(1, 4_294_967_295)),
     param(
@@ -297,7 +297,7 @@ fn set(shared: &Shared, pairs: &[Vec<u8>]) -> Result<(), CommandError> {
             .map_or(String::new(), |(_, v)| normal(param.check, v));
         match param.rule {
             Rule::Fixed(why) if value != current => return Err(failed(param.name, why)),
-            Rule::Policy if Eviction::parse(&value).is_err() => {
+            Rule::Policy | Rule::Live("eviction") if Eviction::parse(&value).is_err() => {
                 return Err(failed(
                     param.name,
                     &format!(
@@ -312,31 +312,25 @@ fn set(shared: &Shared, pairs: &[Vec<u8>]) -> Result<(), CommandError> {
     apply(shared, &changes)
 }
 
-/// Applies checked changes; if one still fails, the limits, latency
-/// tracking and maxclients go back to what they were.
+/// Applies checked changes together: inmem's settings through
+/// [`config::set_all`] (which checks every value before any takes effect),
+/// then maxclients, which cannot fail.
 fn apply(shared: &Shared, changes: &[Change]) -> Result<(), CommandError> {
-    let db = &shared.db;
-    let limits = db.engine().limits();
-    let tracking = db.stats().latency_tracking();
-    let maxclients = shared.clients.max(shared.settings.maxclients);
+    let mut settings = Vec::new();
+    let mut maxclients = None;
     for change in changes {
-        let value = &change.value;
-        let result = match change.param.rule {
-            Rule::Live(ours) => config::set(db, ours, value),
-            Rule::Policy => config::set(db, "eviction", value),
-            Rule::Maxclients => {
-                let max = value.parse::<usize>().unwrap_or(usize::MAX);
-                shared.clients.set_max(max);
-                Ok(())
-            }
-            Rule::Fixed(_) | Rule::Refused(_) => Ok(()),
-        };
-        if let Err(error) = result {
-            db.engine().set_limits(limits);
-            db.stats().set_latency_tracking(tracking);
-            shared.clients.set_max(maxclients);
-            return Err(failed(change.param.name, &error.to_string()));
+        match change.param.rule {
+            Rule::Live(ours) => settings.push((ours, change.value.as_str())),
+            Rule::Policy => settings.push(("eviction", change.value.as_str())),
+            Rule::Maxclients => maxclients = Some(change.value.parse().unwrap_or(usize::MAX)),
+            Rule::Fixed(_) | Rule::Refused(_) => {}
         }
+    }
+    // Every value was checked as CONFIG SET reads it, so this does not
+    // fail on one; whatever it refuses, it refuses whole.
+    config::set_all(&shared.db, &settings).map_err(|error| bad(error.to_string()))?;
+    if let Some(max) = maxclients {
+        shared.clients.set_max(max);
     }
     Ok(())
 }
