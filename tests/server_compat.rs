@@ -287,6 +287,24 @@ fn client_reply_off_and_skip_drop_replies_as_redis_does() {
     );
     assert_eq!(raw.read(), simple("RESET"));
     assert_eq!(raw.read(), bulk("e"));
+    // SKIP run by EXEC: the EXEC reply is sent (Redis sends it too), the
+    // next one is dropped.
+    send_all(
+        &mut raw,
+        &[
+            &["MULTI"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["SET", "k", "v"],
+            &["EXEC"],
+            &["PING", "f"],
+            &["PING", "g"],
+        ],
+    );
+    assert_eq!(raw.read(), simple("OK"));
+    assert_eq!(raw.read(), simple("QUEUED"));
+    assert_eq!(raw.read(), simple("QUEUED"));
+    assert_eq!(raw.read(), Frame::Array(vec![Frame::Null, simple("OK")]));
+    assert_eq!(raw.read(), bulk("g"));
     // The writes made while silent happened.
     assert_eq!(raw.call(&["GET", "k"]), bulk("v"));
 }

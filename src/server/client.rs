@@ -51,7 +51,7 @@ enum Replies {
     On,
     /// None until CLIENT REPLY ON.
     Off,
-    /// CLIENT REPLY SKIP just ran: its own reply and the next one are dropped.
+    /// CLIENT REPLY SKIP just ran (unanswered): the next reply is dropped.
     SkipNext,
     /// The reply to the request being handled is dropped.
     Skip,
@@ -235,9 +235,11 @@ impl Client {
         match self.replies {
             Replies::On => false,
             Replies::Off => true,
+            // The request that ran SKIP has no reply of its own to drop,
+            // unless it was an EXEC, whose reply Redis still sends.
             Replies::SkipNext => {
                 self.replies = Replies::Skip;
-                true
+                false
             }
             Replies::Skip => {
                 self.replies = Replies::On;
