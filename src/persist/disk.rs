@@ -182,8 +182,8 @@ impl SimDisk {
         self.state.gate_changed.notify_all();
     }
 
-    /// While syncs are held, lets `n` more through (held ones first) and
-    /// goes on holding the rest.
+    /// While syncs are held, lets `n` more through (whichever reach the
+    /// gate first, held or arriving) and goes on holding the rest.
     pub fn let_syncs_through(&self, n: usize) {
         let mut gate = self.state.gate.lock().unwrap_or_else(|p| p.into_inner());
         gate.passes += n;
@@ -281,19 +281,21 @@ impl DiskFile for SimFile {
         }
         // Only what was written before the call is sure to be synced: bytes
         // written while it is held stay unsynced, the worst a disk may do.
-        let before = self
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pending
-            .len();
+        // Where the file ended at the call, counted from its start, so a
+        // sync that ran meanwhile does not move it.
+        let end = {
+            let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            file.synced_len + file.pending.len() as u64
+        };
         self.state.pass_gate();
         if self.state.power_off.load(Ordering::SeqCst) {
             return Ok(());
         }
         let n = self.state.syncs.fetch_add(1, Ordering::SeqCst) + 1;
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let synced = before.min(file.pending.len());
+        let synced = usize::try_from(end.saturating_sub(file.synced_len))
+            .unwrap_or(usize::MAX)
+            .min(file.pending.len());
         if n == self.state.fail_sync.load(Ordering::SeqCst) {
             // As Linux may after a failed writeback: the unsynced pages are
             // dropped (marked clean), so a later fsync would not bring them
