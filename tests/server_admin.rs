@@ -331,6 +331,15 @@ fn config_set_applies_or_refuses_every_parameter_it_shows() {
                 "argument must be between 0 and 2147483647 inclusive",
             ),
         ),
+        (
+            vec!["CONFIG", "SET", "hz", "-5"],
+            failed("hz", "argument must be between 0 and 2147483647 inclusive"),
+        ),
+        // An alias is named as used, in lower case.
+        (
+            vec!["CONFIG", "SET", "SLAVE-read-only", "maybe"],
+            failed("slave-read-only", "argument must be 'yes' or 'no'"),
+        ),
         // A bad value after a good one: the good one does not apply either.
         (
             vec!["CONFIG", "SET", "maxmemory", "1", "eviction", "bogus"],
@@ -508,7 +517,7 @@ fn help_and_unknown_subcommands_answer_as_redis_does() {
     let server = Server::start(dir.path(), &[]);
     let mut raw = server.raw();
     for (command, subcommands) in [
-        ("CONFIG", vec!["GET", "SET", "RESETSTAT"]),
+        ("CONFIG", vec!["GET", "SET", "RESETSTAT", "REWRITE"]),
         ("OBJECT", vec!["ENCODING", "FREQ", "IDLETIME", "REFCOUNT"]),
         ("MEMORY", vec!["USAGE"]),
         (

@@ -707,6 +707,7 @@ const SUBCOMMANDS: &[&str] = &[
     "config|get",
     "config|set",
     "config|resetstat",
+    "config|rewrite",
     "config|help",
     "object|encoding",
     "object|freq",

@@ -172,7 +172,7 @@ const PARAMS: &[Param] = &[
     param(
         "hz",
         Rule::Fixed("inmem has no hz: expiry and background work keep their own timers"),
-        Check::Int(i32::MIN as i64, i32::MAX as i64),
+        Check::Int(0, i32::MAX as i64),
     ),
     Param {
         alias: Some("slave-read-only"),
@@ -289,17 +289,23 @@ fn set(shared: &Shared, pairs: &[Vec<u8>]) -> Result<(), CommandError> {
     let settings = settings(shared);
     let mut changes = Vec::new();
     for (param, pair) in found.into_iter().zip(pairs.chunks(2)) {
+        // Errors name the parameter as Redis does: by the name used (an
+        // alias too), in lower case.
+        let name = param
+            .alias
+            .filter(|alias| alias.as_bytes().eq_ignore_ascii_case(&pair[0]))
+            .unwrap_or(param.name);
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let value = check(param.check, &value).map_err(|why| failed(param.name, &why))?;
+        let value = check(param.check, &value).map_err(|why| failed(name, &why))?;
         let current = settings
             .iter()
             .find(|(n, _)| n == param.name)
             .map_or(String::new(), |(_, v)| normal(param.check, v));
         match param.rule {
-            Rule::Fixed(why) if value != current => return Err(failed(param.name, why)),
+            Rule::Fixed(why) if value != current => return Err(failed(name, why)),
             Rule::Policy | Rule::Live("eviction") if Eviction::parse(&value).is_err() => {
                 return Err(failed(
-                    param.name,
+                    name,
                     &format!(
                         "inmem has no {value} eviction; it offers {}",
                         Eviction::ALL.map(|(n, _)| n).join(", ")

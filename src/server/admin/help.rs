@@ -41,7 +41,7 @@ pub const CLIENT: &[&str] = &[
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETINFO <option> <value>",
-    "    Accepted (LIB-NAME, LIB-VER) and not kept.",
+    "    Accepted and not kept.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
 ];
@@ -55,6 +55,9 @@ pub const CONFIG: &[&str] = &[
     "    start-up accept only their current value.",
     "RESETSTAT",
     "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Refused: inmem runs without a config file (its settings come from the",
+    "    command line).",
 ];
 
 /// OBJECT HELP's lines.
