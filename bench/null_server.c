@@ -2,8 +2,9 @@
  * A Redis-protocol server that does nothing: it answers +OK to every request
  * it receives (one per '*' in what it reads, which holds for redis-benchmark's
  * SET requests), keeps no data and writes no file. bench/ceiling.sh measures
- * it beside Redis and inmem: no real server can be faster than this one under
- * the same client, so its rate is the ceiling of the machine and the client.
+ * it beside Redis and inmem: a real server does more work per request than
+ * this one, so, within the noise between rounds, its rate is what the
+ * machine and the client allow.
  *
  * Usage: null_server PORT   (listens on 127.0.0.1)
  */
