@@ -55,25 +55,13 @@ fi
 
 # --- tools ---------------------------------------------------------------
 
-missing=()
-for tool in redis-server redis-cli sqlite3; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-    log "missing ${missing[*]}: installing redis-server redis-tools sqlite3..."
-    sudo=()
-    ((EUID == 0)) || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y redis-server redis-tools sqlite3 >&2 ||
-        { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y redis-server redis-tools sqlite3 >&2; } ||
-        die "cannot install redis-server redis-tools sqlite3"
-fi
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+ensure_tools "redis-server redis-cli sqlite3" redis-server redis-tools sqlite3 || die "cannot install redis-server redis-tools sqlite3"
 for tool in redis-server redis-cli sqlite3 awk sort; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 bin=$(build_inmem) || die "no inmem binary to measure"
 log "$(redis-server --version)"
 log "sqlite3 $(sqlite3 --version | cut -d' ' -f1)"

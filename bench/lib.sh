@@ -19,3 +19,22 @@ build_inmem() {
     echo "inmem: $bin ($(git describe --always --dirty 2>/dev/null || echo 'no git'))" >&2
     printf '%s\n' "$bin"
 }
+
+# ensure_tools "COMMAND ..." PACKAGE...: installs the Debian PACKAGEs with
+# apt-get (running apt-get update only if the first try fails) when any
+# COMMAND is missing. Progress goes to stderr; returns non-zero on failure.
+ensure_tools() {
+    local commands=$1 missing=() command
+    shift
+    for command in $commands; do
+        command -v "$command" >/dev/null || missing+=("$command")
+    done
+    ((${#missing[@]})) || return 0
+    echo "missing ${missing[*]}: installing $*..." >&2
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get install -y "$@" >&2 ||
+        { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y "$@" >&2; } ||
+        { echo "cannot install $*" >&2; return 1; }
+}

@@ -42,22 +42,10 @@ die() {
     exit 1
 }
 
-missing=()
-for tool in redis-server redis-cli redis-benchmark; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-    log "missing ${missing[*]}: installing redis-server redis-tools..."
-    sudo=()
-    ((EUID == 0)) || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y redis-server redis-tools >&2 ||
-        { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y redis-server redis-tools >&2; } ||
-        die "cannot install redis-server redis-tools"
-fi
-
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
+ensure_tools "redis-server redis-cli redis-benchmark" redis-server redis-tools || die "cannot install redis-server redis-tools"
+
 bin=$(build_inmem) || die "no inmem binary to measure"
 log "$(redis-server --version)"
 log "$(nproc) cores; redis-benchmark and both servers share them"
