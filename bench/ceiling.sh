@@ -48,21 +48,7 @@ cc -O2 -o "$tmp/null_server" bench/null_server.c || die "cannot compile bench/nu
 log "$(redis-server --version)"
 log "$(nproc) cores; redis-benchmark and the server share them"
 
-pid=""
-stop_server() {
-    if [[ -n "$pid" ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    fi
-}
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit "$tmp"
 
 # start_server SYSTEM PORT: a fresh server with an empty data directory
 start_server() {

@@ -38,3 +38,21 @@ ensure_tools() {
         { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y "$@" >&2; } ||
         { echo "cannot install $*" >&2; return 1; }
 }
+
+# One server at a time: start_server (each script's own) sets pid;
+# stop_server kills and reaps it; stop_on_exit DIR makes exit and interrupts
+# stop the server and remove DIR.
+pid=""
+stop_server() {
+    if [[ -n "$pid" ]]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    fi
+}
+stop_on_exit() {
+    scratch_dir=$1
+    trap 'stop_server; rm -rf "$scratch_dir"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}

@@ -51,21 +51,7 @@ log "$(redis-server --version)"
 log "$(nproc) cores; redis-benchmark and both servers share them"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/inmem-resp.XXXXXX")
-pid=""
-stop_server() {
-    if [[ -n "$pid" ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    fi
-}
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit "$tmp"
 
 # start_server SYSTEM PORT FSYNC: a fresh server with an empty data directory
 start_server() {
