@@ -17,6 +17,11 @@
 # the benchmark client, not the fsync, is the limit (rounds drift by 15-20%,
 # so a real server may pass the null server within that noise).
 #
+# TEST=get measures unpipelined GETs instead (`-t get`, after 100,000 SETs
+# fill the keyspace; the null server answers +OK and needs no fill) on null,
+# redis-everysec and inmem-everysec, as ratios to redis-everysec: the ceiling
+# of bench/resp.sh's unpipelined GET case.
+#
 # Usage: bench/ceiling.sh [N] [ROUNDS]      (defaults: 100000 6)
 # Needs a C compiler (cc); installs redis-server and redis-tools with apt-get
 # when missing. Honours CARGO_TARGET_DIR, INMEM_BIN and BASE_PORT (default
@@ -27,6 +32,21 @@ set -euo pipefail
 n=${1:-100000}
 rounds=${2:-6}
 base_port=${BASE_PORT:-6610}
+test=${TEST:-set}
+case $test in
+set)
+    systems=(null redis-none redis-everysec redis-always inmem-everysec inmem-always)
+    reference_system=redis-always
+    ;;
+get)
+    systems=(null redis-everysec inmem-everysec)
+    reference_system=redis-everysec
+    ;;
+*)
+    echo "ceiling.sh: unknown TEST '$test' (set, get)" >&2
+    exit 1
+    ;;
+esac
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -83,14 +103,17 @@ median() {
         if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-systems=(null redis-none redis-everysec redis-always inmem-everysec inmem-always)
 declare -A rates
 for ((round = 0; round < rounds; round++)); do
     for k in "${!systems[@]}"; do
         system=${systems[$(((k + round) % ${#systems[@]}))]}
         port=$((base_port + k))
         start_server "$system" "$port"
-        rate=$(redis-benchmark -p "$port" -t set -n "$n" -r 100000 -d 16 -c 50 --csv 2>/dev/null |
+        if [[ $test == get && $system != null ]]; then
+            redis-benchmark -p "$port" -t set -n 100000 -r 100000 -d 16 -c 50 -q >/dev/null 2>&1 ||
+                die "cannot fill $system"
+        fi
+        rate=$(redis-benchmark -p "$port" -t "$test" -n "$n" -r 100000 -d 16 -c 50 --csv 2>/dev/null |
             awk -F, 'NR > 1 { gsub(/"/, ""); print $2 }')
         stop_server
         [[ -n $rate ]] || die "no result from $system"
@@ -100,11 +123,12 @@ for ((round = 0; round < rounds; round++)); do
 done
 
 # shellcheck disable=SC2086
-reference=$(median ${rates[redis-always]})
-echo "unpipelined SET -n $n -c 50, medians of $rounds rounds, $(nproc) cores, $(redis-server --version | awk '{print $3}')"
+reference=$(median ${rates[$reference_system]})
+echo "unpipelined ${test^^} -n $n -c 50, medians of $rounds rounds, $(nproc) cores, $(redis-server --version | awk '{print $3}')"
 for system in "${systems[@]}"; do
     # shellcheck disable=SC2086
     rate=$(median ${rates[$system]})
     awk -v s="$system" -v r="$rate" -v ref="$reference" \
-        'BEGIN { printf "%-15s %8.0f rps = %.2fx redis-always\n", s, r, (ref > 0 ? r / ref : 0) }'
+        -v name="$reference_system" \
+        'BEGIN { printf "%-15s %8.0f rps = %.2fx %s\n", s, r, (ref > 0 ? r / ref : 0), name }'
 done
