@@ -61,40 +61,43 @@ pub fn set(db: &Db, name: &str, value: &str) -> Result<(), CommandError> {
 /// Changes several settings at once: every value is checked first, then
 /// all take effect together (the limits in one step), or none does.
 pub fn set_all(db: &Db, changes: &[(&str, &str)]) -> Result<(), CommandError> {
-    let mut limits = db.engine().limits();
     let mut tracking = None;
-    for &(name, value) in changes {
-        let number = || {
-            value.parse::<u64>().map_err(|_| {
-                CommandError::BadArgument(format!("{name} takes a whole number, found '{value}'"))
-            })
-        };
-        match name.to_ascii_lowercase().as_str() {
-            "max-keys" => limits.max_keys = Some(number()?).filter(|n| *n > 0),
-            "maxmemory" => limits.maxmemory = Some(number()?).filter(|n| *n > 0),
-            "eviction" => {
-                limits.policy = Eviction::parse(value).map_err(CommandError::BadArgument)?;
+    db.engine().update_limits(|limits| {
+        for &(name, value) in changes {
+            let number = || {
+                value.parse::<u64>().map_err(|_| {
+                    CommandError::BadArgument(format!(
+                        "{name} takes a whole number, found '{value}'"
+                    ))
+                })
+            };
+            match name.to_ascii_lowercase().as_str() {
+                "max-keys" => limits.max_keys = Some(number()?).filter(|n| *n > 0),
+                "maxmemory" => limits.maxmemory = Some(number()?).filter(|n| *n > 0),
+                "eviction" => {
+                    limits.policy = Eviction::parse(value).map_err(CommandError::BadArgument)?;
+                }
+                "latency-tracking" => {
+                    tracking = Some(match value.to_ascii_lowercase().as_str() {
+                        "yes" | "on" => true,
+                        "no" | "off" => false,
+                        _ => {
+                            return Err(CommandError::BadArgument(format!(
+                                "latency-tracking takes yes or no, found '{value}'"
+                            )));
+                        }
+                    });
+                }
+                other if NAMES.contains(&other) => {
+                    return Err(CommandError::BadArgument(format!(
+                        "{other} is set at start-up (see inmem --help)"
+                    )));
+                }
+                _ => return Err(unknown(name)),
             }
-            "latency-tracking" => {
-                tracking = Some(match value.to_ascii_lowercase().as_str() {
-                    "yes" | "on" => true,
-                    "no" | "off" => false,
-                    _ => {
-                        return Err(CommandError::BadArgument(format!(
-                            "latency-tracking takes yes or no, found '{value}'"
-                        )));
-                    }
-                });
-            }
-            other if NAMES.contains(&other) => {
-                return Err(CommandError::BadArgument(format!(
-                    "{other} is set at start-up (see inmem --help)"
-                )));
-            }
-            _ => return Err(unknown(name)),
         }
-    }
-    db.engine().set_limits(limits);
+        Ok(())
+    })?;
     if let Some(tracking) = tracking {
         db.stats().set_latency_tracking(tracking);
     }

@@ -393,3 +393,43 @@ fn stats_count_a_known_workload_exactly() {
         &Reply::Int(1)
     );
 }
+
+/// Settings changed together take effect together or not at all, and
+/// changes made at the same moment from several threads are all kept.
+#[test]
+fn config_changes_are_all_or_nothing_and_none_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000);
+    let db = open(dir.path(), &clock, limits(0, Eviction::Noeviction));
+    let refused = inmem::config::set_all(&db, &[("max-keys", "5"), ("eviction", "sometimes")]);
+    assert!(refused.is_err());
+    assert_eq!(db.engine().limits(), limits(0, Eviction::Noeviction));
+    // One thread changes max-keys, the other maxmemory, over and over: the
+    // other's changes never undo one (each thread sees its own value stay).
+    let threads: Vec<_> = [("max-keys", 6_000), ("maxmemory", 90_000)]
+        .into_iter()
+        .map(|(name, last)| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for n in (last - 5_000)..=last {
+                    inmem::config::set_all(&db, &[(name, &n.to_string())]).unwrap();
+                    let limits = db.engine().limits();
+                    let mine = if name == "max-keys" {
+                        limits.max_keys
+                    } else {
+                        limits.maxmemory
+                    };
+                    assert_eq!(mine, Some(n), "{name} {n} was undone");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let limits = db.engine().limits();
+    assert_eq!(
+        (limits.max_keys, limits.maxmemory),
+        (Some(6_000), Some(90_000))
+    );
+}

@@ -1000,6 +1000,21 @@ impl Engine {
         data.pool.clear();
     }
 
+    /// Changes the capacity limits with `change`, under one hold of the
+    /// lock, so changes made at the same time by others are not lost; an
+    /// error leaves the limits as they were.
+    pub fn update_limits<E>(
+        &self,
+        change: impl FnOnce(&mut Limits) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut data = self.lock();
+        let mut limits = data.limits;
+        change(&mut limits)?;
+        data.limits = limits;
+        data.pool.clear();
+        Ok(())
+    }
+
     /// Per-namespace figures: name, live keys, keys with a TTL, estimated bytes, counters.
     pub fn namespace_stats(&self) -> Vec<NamespaceStats> {
         let now = self.now();
