@@ -636,3 +636,37 @@ fn role_and_wait_answer_as_a_master_without_replicas() {
     let role: (String, i64, Vec<String>) = redis::cmd("ROLE").query(&mut con).unwrap();
     assert_eq!(role, ("master".to_string(), 0, vec![]));
 }
+
+#[test]
+fn cluster_commands_answer_that_cluster_support_is_disabled() {
+    let dir = dir();
+    let server = Server::start(dir.path(), &[]);
+    let mut raw = server.raw();
+    let disabled = error("ERR This instance has cluster support disabled");
+    for command in [
+        &["CLUSTER", "INFO"][..],
+        &["CLUSTER", "slots"],
+        &["CLUSTER", "KEYSLOT", "k"],
+        &["CLUSTER", "MEET", "127.0.0.1", "7000"],
+        &["READONLY"],
+        &["READWRITE"],
+    ] {
+        assert_eq!(raw.call(command), disabled, "{command:?}");
+    }
+    assert_eq!(
+        raw.call(&["CLUSTER", "INFO", "x"]),
+        error("ERR wrong number of arguments for 'cluster|info' command")
+    );
+    assert_eq!(
+        raw.call(&["CLUSTER", "MEET", "a"]),
+        error("ERR wrong number of arguments for 'cluster|meet' command")
+    );
+    assert_eq!(
+        raw.call(&["CLUSTER", "FoO"]),
+        error("ERR unknown subcommand 'FoO'. Try CLUSTER HELP.")
+    );
+    assert_eq!(
+        raw.call(&["READONLY", "x"]),
+        error("ERR wrong number of arguments for 'readonly' command")
+    );
+}

@@ -95,6 +95,8 @@ pub fn run(
             // No replica will ever acknowledge: waiting would change nothing.
             Ok(Frame::Integer(0))
         }
+        "cluster" => cluster(sub.unwrap_or_default(), args),
+        "readonly" | "readwrite" => Err(bad(CLUSTER_DISABLED)),
         "object" => object(client, sub.unwrap_or_default(), args),
         "memory" => memory(client, sub.unwrap_or_default(), args),
         _ => Err(bad(format!("unknown command '{name}'"))),
@@ -204,6 +206,56 @@ fn memory(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, Co
 }
 
 /// Redis's wrong-arity error for a subcommand (`'memory|usage'`).
+/// Redis's answer to cluster commands on a server that is not a cluster.
+const CLUSTER_DISABLED: &str = "This instance has cluster support disabled";
+
+/// Redis's CLUSTER subcommands and their arities (negative: at least).
+const CLUSTER_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("addslots", -3),
+    ("addslotsrange", -4),
+    ("bumpepoch", 2),
+    ("count-failure-reports", 3),
+    ("countkeysinslot", 3),
+    ("delslots", -3),
+    ("delslotsrange", -4),
+    ("failover", -2),
+    ("flushslots", 2),
+    ("forget", 3),
+    ("getkeysinslot", 4),
+    ("help", 2),
+    ("info", 2),
+    ("keyslot", 3),
+    ("links", 2),
+    ("meet", -4),
+    ("myid", 2),
+    ("nodes", 2),
+    ("replicas", 3),
+    ("replicate", 3),
+    ("reset", -2),
+    ("saveconfig", 2),
+    ("set-config-epoch", 3),
+    ("setslot", -4),
+    ("shards", 2),
+    ("slaves", 3),
+    ("slots", 2),
+];
+
+/// CLUSTER: every subcommand Redis has, with its arity, answers as Redis
+/// does with cluster support disabled; any other is unknown.
+fn cluster(sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, CommandError> {
+    let Some(&(_, arity)) = CLUSTER_SUBCOMMANDS
+        .iter()
+        .find(|(name, _)| name.as_bytes() == sub)
+    else {
+        return Err(unknown_subcommand(&args[1], "CLUSTER"));
+    };
+    let words = i32::try_from(args.len()).unwrap_or(i32::MAX);
+    if (arity >= 0 && words != arity) || words < -arity {
+        return Err(subcommand_arity("cluster", sub));
+    }
+    Err(bad(CLUSTER_DISABLED))
+}
+
 fn subcommand_arity(command: &str, sub: &[u8]) -> CommandError {
     bad(format!(
         "wrong number of arguments for '{command}|{}' command",

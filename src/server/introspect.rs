@@ -128,6 +128,8 @@ const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
     ("lastsave", &["admin", "dangerous"]),
     ("role", &["admin", "dangerous"]),
     ("wait", &["connection"]),
+    ("readonly", &["connection"]),
+    ("readwrite", &["connection"]),
     ("command", &["connection"]),
 ];
 
@@ -137,6 +139,7 @@ const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
 /// though its group is `generic`).
 const NO_GROUP_CATEGORY: &[&str] = &[
     "bitcount", "bitpos", "getbit", "setbit", "client", "config", "memory", "object", "wait",
+    "cluster",
 ];
 
 /// A command's ACL categories as Redis derives them: `@write`, `@read`,
