@@ -205,7 +205,6 @@ fn memory(client: &mut Client, sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, Co
     }
 }
 
-/// Redis's wrong-arity error for a subcommand (`'memory|usage'`).
 /// Redis's answer to cluster commands on a server that is not a cluster.
 const CLUSTER_DISABLED: &str = "This instance has cluster support disabled";
 
@@ -256,6 +255,7 @@ fn cluster(sub: &[u8], args: &[Vec<u8>]) -> Result<Frame, CommandError> {
     Err(bad(CLUSTER_DISABLED))
 }
 
+/// Redis's wrong-arity error for a subcommand (`'memory|usage'`).
 fn subcommand_arity(command: &str, sub: &[u8]) -> CommandError {
     bad(format!(
         "wrong number of arguments for '{command}|{}' command",
