@@ -8,11 +8,7 @@ use redis::Commands;
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Server, bulk, error, have, simple};
-
-fn dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use support::{Server, bulk, dir, error, have, simple};
 
 #[test]
 fn connection_commands_answer_as_redis_does() {

@@ -5,23 +5,12 @@
 mod support;
 
 use inmem::server::resp::Frame;
-use support::{Server, error, simple};
-
-fn dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use support::{Server, dir, error, field, info, simple, text};
 
 fn id_of(raw: &mut support::Raw) -> i64 {
     match raw.call(&["CLIENT", "ID"]) {
         Frame::Integer(id) => id,
         other => panic!("CLIENT ID answered {other:?}"),
-    }
-}
-
-fn text(frame: Frame) -> String {
-    match frame {
-        Frame::Bulk(bytes) => String::from_utf8(bytes).expect("UTF-8"),
-        other => panic!("expected a bulk string, got {other:?}"),
     }
 }
 
@@ -560,32 +549,6 @@ fn help_and_unknown_subcommands_answer_as_redis_does() {
             ))
         );
     }
-}
-
-/// The `field:value` lines of an INFO reply's sections, and the headings.
-fn info(raw: &mut support::Raw, sections: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
-    let mut args = vec!["INFO"];
-    args.extend_from_slice(sections);
-    let body = text(raw.call(&args));
-    let headings = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("# "))
-        .map(str::to_string)
-        .collect();
-    let fields = body
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    (headings, fields)
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("INFO lacks {name}"))
 }
 
 #[test]

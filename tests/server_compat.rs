@@ -5,11 +5,7 @@ mod support;
 
 use inmem::server::resp::Frame;
 use redis::Commands;
-use support::{Raw, Server, bulk, error, simple};
-
-fn dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use support::{Raw, Server, bulk, dir, error, field, info, simple};
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
@@ -544,19 +540,9 @@ fn unknown_command_quotes_arguments_up_to_redis_limit() {
 
 /// INFO's keyspace hits and misses, as `(hits, misses)`.
 fn hits_and_misses(raw: &mut Raw) -> (u64, u64) {
-    let Frame::Bulk(text) = raw.call(&["INFO", "stats"]) else {
-        panic!("INFO answers a bulk string");
-    };
-    let text = String::from_utf8(text).unwrap();
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-            .unwrap_or_else(|| panic!("INFO stats lacks {name}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    (field("keyspace_hits"), field("keyspace_misses"))
+    let (_, fields) = info(raw, &["stats"]);
+    let count = |name| field(&fields, name).trim().parse().unwrap();
+    (count("keyspace_hits"), count("keyspace_misses"))
 }
 
 #[test]

@@ -208,6 +208,46 @@ impl Raw {
     }
 }
 
+/// A fresh temporary data directory.
+pub fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// The text of a bulk string reply.
+pub fn text(frame: Frame) -> String {
+    match frame {
+        Frame::Bulk(bytes) => String::from_utf8(bytes).expect("UTF-8"),
+        other => panic!("expected a bulk string, got {other:?}"),
+    }
+}
+
+/// The headings and the `field:value` lines of an INFO reply's sections.
+pub fn info(raw: &mut Raw, sections: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+    let mut args = vec!["INFO"];
+    args.extend_from_slice(sections);
+    let body = text(raw.call(&args));
+    let headings = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(str::to_string)
+        .collect();
+    let fields = body
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (headings, fields)
+}
+
+/// The value of one INFO field.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("INFO lacks {name}"))
+}
+
 /// A bulk string frame.
 pub fn bulk(text: &str) -> Frame {
     Frame::Bulk(text.as_bytes().to_vec())
