@@ -29,6 +29,8 @@ enum Check {
     Save,
     /// notify-keyspace-events's class letters.
     Events,
+    /// One of inmem's eviction policies.
+    Eviction,
 }
 
 /// What CONFIG SET does with a parameter.
@@ -88,7 +90,7 @@ const PARAMS: &[Param] = &[
         Check::Word(REDIS_POLICIES),
     ),
     param("max-keys", Rule::Live("max-keys"), Check::Int(0, i64::MAX)),
-    param("eviction", Rule::Live("eviction"), Check::Any),
+    param("eviction", Rule::Live("eviction"), Check::Eviction),
     param(
         "latency-tracking",
         Rule::Live("latency-tracking"),
@@ -303,14 +305,9 @@ fn set(shared: &Shared, pairs: &[Vec<u8>]) -> Result<(), CommandError> {
             .map_or(String::new(), |(_, v)| normal(param.check, v));
         match param.rule {
             Rule::Fixed(why) if value != current => return Err(failed(name, why)),
-            Rule::Policy | Rule::Live("eviction") if Eviction::parse(&value).is_err() => {
-                return Err(failed(
-                    name,
-                    &format!(
-                        "inmem has no {value} eviction; it offers {}",
-                        Eviction::ALL.map(|(n, _)| n).join(", ")
-                    ),
-                ));
+            // A Redis policy (checked above) that inmem does not have.
+            Rule::Policy if Eviction::parse(&value).is_err() => {
+                return Err(failed(name, &no_such_eviction(&value)));
             }
             _ => changes.push(Change { param, value }),
         }
@@ -341,6 +338,14 @@ fn apply(shared: &Shared, changes: &[Change]) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// Why a policy inmem does not have is refused, naming those it has.
+fn no_such_eviction(value: &str) -> String {
+    format!(
+        "inmem has no {value} eviction; it offers {}",
+        Eviction::ALL.map(|(n, _)| n).join(", ")
+    )
+}
+
 fn failed(name: &str, why: &str) -> CommandError {
     bad(format!(
         "CONFIG SET failed (possibly related to argument '{name}') - {why}"
@@ -352,6 +357,9 @@ fn failed(name: &str, why: &str) -> CommandError {
 fn check(check: Check, value: &str) -> Result<String, String> {
     match check {
         Check::Any => Ok(value.to_string()),
+        Check::Eviction => Eviction::parse(value)
+            .map(|policy| policy.name().to_string())
+            .map_err(|_| no_such_eviction(value)),
         Check::Memory => parse_memory(value)
             .map(|n| n.to_string())
             .ok_or_else(|| "argument must be a memory value".to_string()),
